@@ -1,0 +1,41 @@
+# Task runner. The two commands a new user needs: `make demo` and `make test`.
+SHELL := /bin/bash
+# Lambda's runtime is python3.13: use it for the venv and for `sam build`.
+PY313 ?= $(shell command -v pyenv >/dev/null && echo $$(pyenv prefix 3.13.0 2>/dev/null)/bin/python || command -v python3.13)
+export PATH := $(dir $(PY313)):$(PATH)
+# Big installs (Home Assistant, SAM CLI) are cached outside the checkout; never required.
+export BRIDGE_CACHE ?= $(HOME)/.cache/ha-alexa-bridge
+VENV := .venv
+PY := $(VENV)/bin/python
+EVENT ?= events/alexa.json
+
+.PHONY: venv demo invoke test unit lint build bench clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PY313) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+## Run the function locally on EVENT (default: Discovery), against a demo Home Assistant unless HA_URL is set.
+demo invoke: venv
+	$(PY) -m devtools.local_invoke $(EVENT)
+
+## The whole test suite: unit, template lint, integration against a real Home Assistant. CI runs this.
+test: venv
+	$(PY) -m pytest -q tests
+
+unit: venv
+	$(PY) -m pytest -q tests/unit
+
+lint: venv
+	$(PY) -m devtools.sam validate --lint --region us-east-1
+
+build: venv
+	$(PY) -m devtools.sam build
+
+bench: venv
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) .aws-sam
