@@ -1,0 +1,108 @@
+"""Hot path: the init clock, event classification, the lazy feature loader and the preload.
+
+Standard library only: a feature, and with it Powertools, is imported on first use or during INIT when named
+in BRIDGE_PRELOAD. The other modules are imported by the feature that needs them.
+"""
+
+import importlib
+import json
+import os
+import sys
+import time
+
+FEATURES = {"smart_home": "ha_alexa", "custom_skill": "ha_assist", "devices": "ha_devices"}
+_LOADED_AT = time.perf_counter()
+
+
+def _process_age_ms() -> float | None:
+    """Milliseconds since this process started (10 ms resolution), from /proc; None where there is none."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of proc(5), starttime
+        return round((time.clock_gettime(time.CLOCK_BOOTTIME) - started) * 1000, 1)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def classify(event) -> str | None:
+    """The kind of an event (a key of FEATURES, or "warmup"), or None when it is none we serve."""
+    if not isinstance(event, dict):
+        return None
+    # Anything directive-shaped goes to ha_alexa, which answers a malformed one with INVALID_DIRECTIVE.
+    if isinstance(event.get("directive"), dict):
+        return "smart_home"
+    request = event.get("request")
+    if "version" in event and isinstance(request, dict) and isinstance(request.get("type"), str):
+        return "custom_skill"
+    if isinstance(event.get("devices"), dict):
+        return "devices"
+    if event.get("warmup") is True or event.get("detail-type") == "Scheduled Event":
+        return "warmup"
+    return None
+
+
+def load(kind: str):
+    """The feature package that serves `kind`, imported on first use."""
+    return importlib.import_module(FEATURES[kind])
+
+
+def preload(names: str) -> None:
+    """Import the named features now, during INIT, which runs on boosted CPU."""
+    for name in filter(None, (part.strip() for part in names.split(","))):
+        if name not in FEATURES.values():
+            _log("WARNING", f"BRIDGE_PRELOAD names an unknown feature {name!r}; known: {sorted(FEATURES.values())}")
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # the first request imports it again and answers with the error
+            _log("ERROR", f"preloading {name} failed: {type(err).__name__}: {err}")
+
+
+def warm_up(event, context) -> dict:
+    """Answer a warm-up ping; refresh the Home Assistant connection if a feature has opened one."""
+    client_module = sys.modules.get("gateway.ha_client")
+    if client_module is not None and event.get("connect", True):
+        try:
+            client_module.default_client().connect(client_module.deadline(context, budget_s=2.0))
+        except Exception as err:  # a warm-up must not fail; the next real request reports the fault
+            return {"warmup": "ok", "connection": f"failed: {type(err).__name__}"}
+    return {"warmup": "ok"}
+
+
+def lambda_handler(event, context):
+    global _init_ms
+    kind = None
+    try:
+        kind = classify(event)
+        if kind is None:
+            return {"error": {"type": "UNSUPPORTED_EVENT", "message": _describe(event)}}
+        init_ms, _init_ms = _init_ms, None  # reported once, by the first invocation that emits metrics
+        if kind == "warmup":
+            if init_ms is None:
+                return warm_up(event, context)
+            # The cold start of this environment is this warm-up: report it.
+            return importlib.import_module("gateway.metrics").run(warm_up, event, context, init_ms, latency=False)
+        feature = load(kind)
+        return importlib.import_module("gateway.metrics").run(feature.handle, event, context, init_ms)
+    except Exception as err:  # features answer their own errors; this is the last line of defence
+        _log("ERROR", f"unhandled {type(err).__name__} for a {kind} event")
+        return {"error": {"type": "INTERNAL_ERROR", "message": f"the bridge failed: {type(err).__name__}"}}
+
+
+def _describe(event) -> str:
+    if not isinstance(event, dict):
+        return f"expected a JSON object, got {type(event).__name__}"
+    keys = ", ".join(sorted(str(key) for key in event)[:10]) or "none"
+    return (
+        "not an Alexa Smart Home directive, an Alexa skill request, a devices action or a warm-up"
+        f" (top-level keys: {keys})"
+    )
+
+
+def _log(level: str, message: str) -> None:
+    print(json.dumps({"level": level, "location": "fast_path", "message": message}), file=sys.stderr)
+
+
+preload(os.environ.get("BRIDGE_PRELOAD", "ha_alexa"))
+_init_ms = _process_age_ms() or round((time.perf_counter() - _LOADED_AT) * 1000, 1)

@@ -1,0 +1,1 @@
+"""Services every feature uses: settings, the Home Assistant client, secrets, metrics and logs."""

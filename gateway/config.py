@@ -1,0 +1,38 @@
+"""Settings from the environment, read in one place (names documented in the README)."""
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Settings:
+    ha_url: str
+    ha_token: str
+    ha_token_parameter: str
+    verify_tls: bool
+    ca_bundle: str
+    assist_agent_id: str
+    assist_language: str
+
+
+@cache
+def settings() -> Settings:
+    """The settings of this execution environment; tests call `settings.cache_clear()` after changing them."""
+    env = os.environ.get
+    return Settings(
+        ha_url=env("HA_URL", "").strip().rstrip("/"),
+        ha_token=env("HA_TOKEN", "").strip(),
+        ha_token_parameter=env("HA_TOKEN_PARAMETER", "").strip(),
+        verify_tls=_flag("HA_VERIFY_TLS", True),
+        ca_bundle=env("HA_CA_BUNDLE", "").strip(),
+        assist_agent_id=env("ASSIST_AGENT_ID", "").strip(),
+        assist_language=env("ASSIST_LANGUAGE", "").strip(),
+    )

@@ -1,0 +1,184 @@
+"""HTTP client for Home Assistant: one keep-alive connection per execution environment, deadline-bound."""
+
+import http.client
+import json
+import select
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from functools import cache
+from urllib.parse import urlsplit
+
+from gateway.config import settings
+from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
+
+# Home Assistant's server (aiohttp) drops idle keep-alive connections after 75 s, and proxies in front of
+# it often sooner: a connection idle longer than this is replaced instead of racing the server's close.
+KEEPALIVE_IDLE_S = 50.0
+MAX_BODY_BYTES = 8 * 1024 * 1024
+# Alexa gives up 8 s after it sent the directive; Lambda's own start and hand-over come out of that.
+ALEXA_BUDGET_S = 6.5
+RESPONSE_MARGIN_S = 0.3
+
+
+def deadline(context=None, budget_s: float = ALEXA_BUDGET_S) -> float:
+    """The monotonic time by which Home Assistant must have answered this invocation."""
+    remaining = budget_s
+    get_remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(get_remaining):
+        remaining = min(remaining, get_remaining() / 1000 - RESPONSE_MARGIN_S)
+    return time.monotonic() + max(remaining, 0.0)
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str
+
+    def json(self):
+        """The body as JSON; raises ValueError when it is not JSON."""
+        return json.loads(self.body)
+
+
+def _left(until: float) -> float:
+    left = until - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline reached")
+    return left
+
+
+class HomeAssistantClient:
+    """Talks to one Home Assistant over one reused connection; safe to share across warm invocations."""
+
+    def __init__(self, base_url: str, verify_tls: bool = True, ca_bundle: str = ""):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"HA_URL must be an http:// or https:// URL, not {base_url!r}")
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.base_path = parts.path.rstrip("/")
+        self.tls = None
+        if parts.scheme == "https":
+            self.tls = ssl.create_default_context(cafile=ca_bundle or None)
+            if not verify_tls:
+                self.tls.check_hostname = False
+                self.tls.verify_mode = ssl.CERT_NONE
+        self.connections_opened = 0  # the benchmark and tests read this to see reuse
+        self._conn = None
+        self._idle_since = 0.0
+        self._lock = threading.Lock()
+
+    def request(self, method: str, path: str, *, token: str, until: float, body=None) -> Response:
+        """Send one request; raises HomeAssistantUnreachable or HomeAssistantBadAnswer."""
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        with self._lock:
+            for attempt in (1, 2):
+                conn, reused = self._connection(until)
+                sock = conn.sock
+                try:
+                    sock.settimeout(_left(until))
+                    conn.request(method, self.base_path + path, body=payload, headers=headers)
+                    sock.settimeout(_left(until))
+                    response = conn.getresponse()
+                except ConnectionError as err:
+                    self.close()
+                    # The server closed a reused connection before answering: it has not seen this request.
+                    if reused and attempt == 1:
+                        continue
+                    raise HomeAssistantUnreachable("connection", str(err) or type(err).__name__) from None
+                except OSError as err:  # timeout, TLS, anything else of the socket
+                    self.close()
+                    raise _unreachable(err) from None
+                return self._read(response, sock, until)
+        raise AssertionError("the loop returns or raises")  # pragma: no cover
+
+    def connect(self, until: float) -> None:
+        """Open the connection now (or keep the live one), so that a later request skips the handshake."""
+        with self._lock:
+            self._connection(until)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self, until: float):
+        conn = self._conn
+        if conn is not None and conn.sock is not None:
+            fresh = time.monotonic() - self._idle_since < KEEPALIVE_IDLE_S
+            # A readable idle socket means the server closed it (or sent something unasked): don't reuse it.
+            if fresh and not select.select([conn.sock], [], [], 0)[0]:
+                return conn, True
+        self.close()
+        try:
+            timeout = _left(until)
+            if self.tls is None:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            else:
+                conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.tls)
+            conn.connect()
+        except OSError as err:
+            raise _unreachable(err) from None
+        self.connections_opened += 1
+        self._conn = conn
+        return conn, False
+
+    def _read(self, response, sock, until: float) -> Response:
+        chunks, size = [], 0
+        try:
+            while True:
+                sock.settimeout(_left(until))
+                chunk = response.read(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise HomeAssistantBadAnswer("too_large", f"answer larger than {MAX_BODY_BYTES} bytes")
+                chunks.append(chunk)
+        except HomeAssistantBadAnswer:
+            self.close()
+            raise
+        except (OSError, http.client.HTTPException) as err:
+            self.close()
+            if isinstance(err, TimeoutError):
+                raise _unreachable(err) from None
+            raise HomeAssistantBadAnswer("cut_off", f"answer cut off: {type(err).__name__}") from None
+        if response.will_close:
+            self.close()
+        else:
+            self._idle_since = time.monotonic()
+        return Response(response.status, b"".join(chunks), response.getheader("Content-Type", ""))
+
+
+def _unreachable(err: OSError) -> HomeAssistantUnreachable:
+    if isinstance(err, TimeoutError):
+        return HomeAssistantUnreachable("timeout", "no answer before the deadline")
+    if isinstance(err, socket.gaierror):
+        return HomeAssistantUnreachable("dns", f"host name not resolved ({err.strerror})")
+    if isinstance(err, ConnectionRefusedError):
+        return HomeAssistantUnreachable("refused", "connection refused")
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return HomeAssistantUnreachable("tls", f"certificate not trusted ({err.verify_message})")
+    if isinstance(err, ssl.SSLError):
+        return HomeAssistantUnreachable("tls", f"TLS failed ({err.reason})")
+    return HomeAssistantUnreachable("connection", f"{type(err).__name__}: {err.strerror or err}")
+
+
+@cache
+def _client(url: str, verify_tls: bool, ca_bundle: str) -> HomeAssistantClient:
+    return HomeAssistantClient(url, verify_tls, ca_bundle)
+
+
+def default_client() -> HomeAssistantClient:
+    """The client for the configured Home Assistant; raises ValueError when HA_URL is unset or invalid."""
+    s = settings()
+    if not s.ha_url:
+        raise ValueError("HA_URL is not set: configure the URL of your Home Assistant")
+    return _client(s.ha_url, s.verify_tls, s.ca_bundle)

@@ -1,0 +1,70 @@
+"""What the bridge reads from a Smart Home directive: its name, its token, and what an answer must echo."""
+
+import re
+from dataclasses import dataclass
+
+from ha_alexa.errors import AlexaInvalidDirectiveError
+
+# Alexa's schema for endpointId and correlationToken: an echo that breaks them would void the whole answer.
+ENDPOINT_ID = re.compile(r"[a-zA-Z0-9_\-=#;:?@&]{1,256}")
+
+# Where each directive carries the user's token; every other directive carries it in endpoint.scope.
+TOKEN_PATHS = {
+    ("Alexa.Discovery", "Discover"): ("payload", "scope", "token"),
+    ("Alexa.Authorization", "AcceptGrant"): ("payload", "grantee", "token"),
+}
+DEFAULT_TOKEN_PATH = ("endpoint", "scope", "token")
+
+
+@dataclass(frozen=True)
+class Directive:
+    namespace: str
+    name: str
+    token: str  # "" when the directive carries none
+    correlation_token: str | None
+    endpoint: dict | None  # the endpoint to echo, without its scope: the token never goes back out
+
+
+def _dig(value, path):
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def echo_fields(event) -> tuple[str | None, dict | None]:
+    """The correlationToken and endpoint an answer to `event` echoes; whatever is malformed is left out."""
+    directive = _dig(event, ("directive",))
+    token = _dig(directive, ("header", "correlationToken"))
+    correlation_token = token if isinstance(token, str) and token else None
+    endpoint_id = _dig(directive, ("endpoint", "endpointId"))
+    endpoint = None
+    if isinstance(endpoint_id, str) and ENDPOINT_ID.fullmatch(endpoint_id):
+        endpoint = {"endpointId": endpoint_id}
+        cookie = _dig(directive, ("endpoint", "cookie"))
+        if isinstance(cookie, dict) and all(isinstance(v, str) for v in cookie.values()):
+            endpoint["cookie"] = cookie
+    return correlation_token, endpoint
+
+
+def parse(event) -> Directive:
+    """The directive in `event`; raises AlexaInvalidDirectiveError when a required field is missing."""
+    header = _dig(event, ("directive", "header"))
+    if not isinstance(header, dict):
+        raise AlexaInvalidDirectiveError("the directive has no header")
+    if header.get("payloadVersion") != "3":
+        raise AlexaInvalidDirectiveError("only payloadVersion 3 directives are supported")
+    namespace, name = header.get("namespace"), header.get("name")
+    if not (isinstance(namespace, str) and namespace and isinstance(name, str) and name):
+        raise AlexaInvalidDirectiveError("the directive header needs a namespace and a name")
+    if not isinstance(header.get("messageId"), str):
+        raise AlexaInvalidDirectiveError("the directive header needs a messageId")
+    if not isinstance(_dig(event, ("directive", "payload")), dict):
+        raise AlexaInvalidDirectiveError("the directive needs a payload object")
+    token_path = TOKEN_PATHS.get((namespace, name), DEFAULT_TOKEN_PATH)
+    token = _dig(event["directive"], token_path)
+    if token is not None and not isinstance(token, str):
+        raise AlexaInvalidDirectiveError(f"{'.'.join(token_path)} must be a string")
+    correlation_token, endpoint = echo_fields(event)
+    return Directive(namespace, name, token or "", correlation_token, endpoint)

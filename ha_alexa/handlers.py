@@ -1,0 +1,78 @@
+"""Parse a Smart Home directive, forward it to Home Assistant, and answer Alexa whatever happens."""
+
+import time
+
+from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
+from gateway.ha_client import deadline, default_client
+from gateway.log import logger
+from gateway.metrics import error as count_error
+from gateway.metrics import milliseconds
+from gateway.secrets import default_token
+from ha_alexa.directive import echo_fields, parse
+from ha_alexa.errors import (
+    AlexaAcceptGrantError,
+    AlexaBridgeUnreachableError,
+    AlexaError,
+    AlexaInternalError,
+    AlexaInvalidAuthorizationError,
+    error_response,
+)
+
+SMART_HOME_PATH = "/api/alexa/smart_home"
+NO_SMART_HOME = (
+    "Home Assistant has no Alexa Smart Home endpoint: add `alexa: smart_home:` to configuration.yaml and restart it"
+)
+# Directives whose failures Alexa expects in their own namespace.
+ERROR_CLASSES = {("Alexa.Authorization", "AcceptGrant"): AlexaAcceptGrantError}
+
+
+def handle(event, context) -> dict:
+    """Answer one directive: Home Assistant's answer, or an ErrorResponse. Never raises."""
+    directive = None
+    try:
+        directive = parse(event)
+        token = directive.token or default_token()
+        if not token:
+            raise AlexaInvalidAuthorizationError("the directive carries no token and HA_TOKEN is not configured")
+        answer = forward_directive(event, token, deadline(context))
+        logger.info("directive answered", extra={"directive": f"{directive.namespace}.{directive.name}"})
+        return answer
+    except Exception as err:
+        if not isinstance(err, AlexaError):
+            logger.exception("unexpected failure")
+            err = AlexaInternalError(f"the bridge failed: {type(err).__name__}")
+        if directive is not None and (directive.namespace, directive.name) in ERROR_CLASSES:
+            err = ERROR_CLASSES[(directive.namespace, directive.name)](err.message)
+        count_error(err.error_type)
+        logger.warning("directive failed", extra={"error_type": err.error_type, "reason": err.message})
+        return error_response(err, *echo_fields(event))
+
+
+def forward_directive(event: dict, token: str, until: float) -> dict:
+    """POST the directive to Home Assistant's Alexa endpoint and return its answer; raises AlexaError."""
+    try:
+        client = default_client()
+    except ValueError as err:  # HA_URL missing or malformed
+        raise AlexaInternalError(str(err)) from None
+    started = time.perf_counter()
+    try:
+        response = client.request("POST", SMART_HOME_PATH, token=token, until=until, body=event)
+    except HomeAssistantUnreachable as err:
+        raise AlexaBridgeUnreachableError(f"Home Assistant is unreachable: {err.detail}") from None
+    except HomeAssistantBadAnswer as err:
+        raise AlexaInternalError(f"Home Assistant's answer was unusable: {err.detail}") from None
+    finally:
+        milliseconds("HomeAssistantLatency", started)
+    if response.status in (401, 403):
+        raise AlexaInvalidAuthorizationError(f"Home Assistant rejected the token (HTTP {response.status})")
+    if response.status == 404:
+        raise AlexaInternalError(NO_SMART_HOME)
+    if response.status != 200:
+        raise AlexaInternalError(f"Home Assistant answered HTTP {response.status}")
+    try:
+        answer = response.json()
+    except ValueError:
+        raise AlexaInternalError("Home Assistant's answer is not JSON") from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("event"), dict):
+        raise AlexaInternalError("Home Assistant's answer is not an Alexa message")
+    return answer

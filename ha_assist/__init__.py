@@ -1,0 +1,1 @@
+"""Alexa custom skill requests answered through Home Assistant Assist (issue 3)."""
