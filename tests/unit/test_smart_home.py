@@ -1,0 +1,240 @@
+"""ha_alexa against a scripted Home Assistant: tokens, error mapping, echoes, schema validity."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from conftest import ROOT, TOKEN, FakeContext
+from fast_path import lambda_handler
+
+
+def directive(namespace="Alexa.PowerController", name="TurnOn", token=TOKEN, endpoint_id="light#kitchen"):
+    event = {
+        "directive": {
+            "header": {
+                "namespace": namespace,
+                "name": name,
+                "payloadVersion": "3",
+                "messageId": "m-1",
+                "correlationToken": "corr-1",
+            },
+            "endpoint": {"endpointId": endpoint_id, "cookie": {}},
+            "payload": {},
+        }
+    }
+    if token is not None:
+        event["directive"]["endpoint"]["scope"] = {"type": "BearerToken", "token": token}
+    return event
+
+
+def discovery(token=TOKEN):
+    header = {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3", "messageId": "m-2"}
+    return {"directive": {"header": header, "payload": {"scope": {"type": "BearerToken", "token": token}}}}
+
+
+def accept_grant(token=TOKEN):
+    header = {"namespace": "Alexa.Authorization", "name": "AcceptGrant", "payloadVersion": "3", "messageId": "m-3"}
+    payload = {"grant": {"type": "OAuth2.AuthorizationCode", "code": "c"}, "grantee": {"type": "BearerToken"}}
+    payload["grantee"]["token"] = token
+    return {"directive": {"header": header, "payload": payload}}
+
+
+def ha_response(event):
+    """What HA answers a control directive with, in the shape Alexa expects."""
+    header = event["directive"]["header"]
+    return {
+        "event": {
+            "header": {
+                "namespace": "Alexa",
+                "name": "Response",
+                "payloadVersion": "3",
+                "messageId": "ha-1",
+                "correlationToken": header["correlationToken"],
+            },
+            "endpoint": {"endpointId": event["directive"]["endpoint"]["endpointId"]},
+            "payload": {},
+        }
+    }
+
+
+def assert_error(answer, schema, error_type, namespace="Alexa"):
+    errors = sorted(schema.iter_errors(answer), key=str)
+    assert not errors, errors[0].message
+    assert answer["event"]["header"]["namespace"] == namespace
+    assert answer["event"]["header"]["name"] == "ErrorResponse"
+    assert answer["event"]["payload"]["type"] == error_type
+    assert answer["event"]["payload"]["message"]
+    return answer["event"]
+
+
+def test_control_directive_is_forwarded_with_the_endpoint_token(fake_ha, bridge_env, alexa_schema):
+    ha = fake_ha(lambda method, path, headers, body: (200, ha_response(json.loads(body)), None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN="operator-token")
+    event = directive()
+    answer = lambda_handler(event, FakeContext())
+    assert answer == ha_response(event)
+    assert not list(alexa_schema.iter_errors(answer))
+    method, path, headers, body = ha.requests[0]
+    assert (method, path) == ("POST", "/api/alexa/smart_home")
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert json.loads(body) == event
+
+
+@pytest.mark.parametrize(
+    "event", [discovery(), accept_grant()], ids=["Discover: payload.scope", "AcceptGrant: payload.grantee"]
+)
+def test_token_is_read_where_each_directive_carries_it(fake_ha, bridge_env, event):
+    ha = fake_ha(lambda *request: (200, {"event": {"header": {}, "payload": {}}}, None))
+    bridge_env(HA_URL=ha.url)
+    lambda_handler(event, FakeContext())
+    assert ha.requests[0][2]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_ha_token_is_used_only_when_the_directive_has_none(fake_ha, bridge_env):
+    ha = fake_ha(lambda method, path, headers, body: (200, ha_response(json.loads(body)), None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN="operator-token")
+    lambda_handler(directive(token=None), FakeContext())
+    assert ha.requests[0][2]["Authorization"] == "Bearer operator-token"
+
+
+def test_no_token_anywhere_is_an_authorization_error_without_calling_ha(fake_ha, bridge_env, alexa_schema):
+    ha = fake_ha(lambda *request: (500, b"", None))
+    bridge_env(HA_URL=ha.url)
+    event = assert_error(lambda_handler(directive(token=None), FakeContext()), alexa_schema,
+                         "INVALID_AUTHORIZATION_CREDENTIAL")
+    assert event["header"]["correlationToken"] == "corr-1"
+    assert event["endpoint"] == {"endpointId": "light#kitchen", "cookie": {}}
+    assert ha.requests == []
+
+
+@pytest.mark.parametrize(
+    "status, body, error_type, words",
+    [
+        (401, b"401: Unauthorized", "INVALID_AUTHORIZATION_CREDENTIAL", "rejected the token"),
+        (403, b"403: Forbidden", "INVALID_AUTHORIZATION_CREDENTIAL", "rejected the token"),
+        (404, b"404: Not Found", "INTERNAL_ERROR", "alexa: smart_home:"),
+        (500, b"500 Internal Server Error", "INTERNAL_ERROR", "HTTP 500"),
+        (502, b"Bad Gateway", "INTERNAL_ERROR", "HTTP 502"),
+        (200, b"<html>login</html>", "INTERNAL_ERROR", "not JSON"),
+        (200, b"[1, 2]", "INTERNAL_ERROR", "not an Alexa message"),
+    ],
+)
+def test_ha_answers_map_to_alexa_errors(fake_ha, bridge_env, alexa_schema, status, body, error_type, words):
+    ha = fake_ha(lambda *request: (status, body, {"Content-Type": "text/plain"}))
+    bridge_env(HA_URL=ha.url)
+    event = assert_error(lambda_handler(directive(), FakeContext()), alexa_schema, error_type)
+    assert words in event["payload"]["message"]
+    assert event["header"]["correlationToken"] == "corr-1"
+    assert event["endpoint"]["endpointId"] == "light#kitchen"
+    assert "scope" not in event["endpoint"]
+
+
+def test_refused_connection_is_bridge_unreachable(bridge_env, alexa_schema):
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    bridge_env(HA_URL=f"http://127.0.0.1:{port}")
+    event = assert_error(lambda_handler(directive(), FakeContext()), alexa_schema, "BRIDGE_UNREACHABLE")
+    assert "refused" in event["payload"]["message"]
+
+
+def test_unresolvable_host_is_bridge_unreachable(bridge_env, alexa_schema):
+    bridge_env(HA_URL="https://ha.invalid")
+    assert_error(lambda_handler(directive(), FakeContext()), alexa_schema, "BRIDGE_UNREACHABLE")
+
+
+def test_a_hanging_ha_is_answered_before_the_context_deadline(bridge_env, alexa_schema):
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    try:
+        bridge_env(HA_URL=f"http://127.0.0.1:{listener.getsockname()[1]}")
+        context = FakeContext(remaining_ms=1500)
+        answer = lambda_handler(directive(), context)
+        assert context.get_remaining_time_in_millis() > 0, "answered after the Lambda deadline"
+        event = assert_error(answer, alexa_schema, "BRIDGE_UNREACHABLE")
+        assert "deadline" in event["payload"]["message"]
+    finally:
+        listener.close()
+
+
+def test_accept_grant_failure_is_answered_in_its_own_namespace(bridge_env, alexa_schema):
+    bridge_env(HA_URL="http://127.0.0.1:9")
+    event = assert_error(lambda_handler(accept_grant(), FakeContext()), alexa_schema, "ACCEPT_GRANT_FAILED",
+                         namespace="Alexa.Authorization")
+    assert "unreachable" in event["payload"]["message"]
+
+
+def test_missing_ha_url_is_an_internal_error_that_says_so(bridge_env, alexa_schema):
+    event = assert_error(lambda_handler(directive(), FakeContext()), alexa_schema, "INTERNAL_ERROR")
+    assert "HA_URL" in event["payload"]["message"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"directive": {}},
+        {"directive": {"header": "x"}},
+        {"directive": {"header": {"payloadVersion": "2", "namespace": "Alexa", "name": "ReportState"}}},
+        {"directive": {"header": {"payloadVersion": "3", "namespace": 7, "name": None, "messageId": "m"}}},
+        {"directive": {"header": {"payloadVersion": "3", "namespace": "Alexa", "name": "ReportState"}}},
+        {"directive": {"header": {"payloadVersion": "3", "namespace": "A", "name": "B", "messageId": "m",
+                                  "correlationToken": ["x"]}, "payload": []}},
+        {"directive": {"header": {"payloadVersion": "3", "namespace": "A", "name": "B", "messageId": "m"},
+                       "payload": {}, "endpoint": {"endpointId": "bad id with spaces", "scope": {"token": 5}}}},
+    ],
+)
+def test_malformed_directives_get_invalid_directive(bridge_env, alexa_schema, event):
+    bridge_env(HA_URL="http://127.0.0.1:9", HA_TOKEN="t")
+    assert_error(lambda_handler(event, FakeContext()), alexa_schema, "INVALID_DIRECTIVE")
+
+
+@pytest.mark.parametrize("event", [None, [], "directive", 3, 2.5, True, {"directive": None}, {"x": {"y": [1]}}])
+def test_events_of_no_known_kind_get_an_error_object(event):
+    answer = lambda_handler(event, None)
+    assert answer["error"]["type"] == "UNSUPPORTED_EVENT"
+    assert answer["error"]["message"]
+
+
+def test_handler_survives_a_missing_context(fake_ha, bridge_env):
+    ha = fake_ha(lambda method, path, headers, body: (200, ha_response(json.loads(body)), None))
+    bridge_env(HA_URL=ha.url)
+    assert lambda_handler(directive(), None)["event"]["header"]["name"] == "Response"
+
+
+def test_no_log_line_contains_the_token(fake_ha):
+    """A fresh process, as on Lambda: everything it prints (logs, metrics) is searched for the token."""
+    answers = iter([(200, b"{}", None), (401, b"no", None), (500, b"boom " + TOKEN.encode(), None)])
+    ha = fake_ha(lambda *request: next(answers))
+    script = f"""
+import json, sys
+from fast_path import lambda_handler
+for event in json.loads(sys.argv[1]):
+    lambda_handler(event, None)
+"""
+    events = [directive(), discovery(), accept_grant(), directive(token=None, endpoint_id="x" * 300)]
+    env = {**os.environ, "HA_URL": ha.url, "POWERTOOLS_LOG_LEVEL": "DEBUG"}
+    env.pop("HA_TOKEN", None)
+    run = subprocess.run([sys.executable, "-c", script, json.dumps(events)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert output.count("directive failed") == 4  # the logs were captured
+    assert TOKEN not in output
+
+
+def test_concurrent_requests_share_the_client_safely(fake_ha, bridge_env):
+    ha = fake_ha(lambda method, path, headers, body: (200, ha_response(json.loads(body)), None))
+    bridge_env(HA_URL=ha.url)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(lambda_handler(directive(), FakeContext())))
+               for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert [a["event"]["header"]["name"] for a in answers] == ["Response"] * 5
+    assert len(ha.requests) == 5
