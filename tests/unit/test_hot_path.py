@@ -1,0 +1,130 @@
+"""The hot path's budget and contracts, each checked in a fresh interpreter as Lambda starts one."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, TOKEN
+from fast_path import classify
+
+HEAVY = ("boto3", "botocore", "requests", "websocket", "urllib3")
+DISCOVER = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
+                                     "messageId": "m"}, "payload": {"scope": {"type": "BearerToken", "token": TOKEN}}}}
+
+
+def run_python(script: str, **env) -> dict:
+    """Run `script` in a fresh interpreter in the project root; it prints one JSON line last."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("HA_", "BRIDGE_", "POWERTOOLS_"))}
+    full_env.update(env)
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=full_env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    return {"result": json.loads(run.stdout.strip().splitlines()[-1]), "stdout": run.stdout, "stderr": run.stderr}
+
+
+def emf(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_smart_home_path_never_imports_heavy_modules_or_other_features(fake_ha):
+    ha = fake_ha(lambda *request: (200, {"event": {"header": {}, "payload": {}}}, None))
+    script = f"""
+import json, sys
+heavy = {HEAVY!r}
+import lambda_function
+after_import = [m for m in heavy if m in sys.modules]
+answer = lambda_function.lambda_handler({DISCOVER!r}, None)
+after_request = [m for m in heavy + ("ha_assist", "ha_devices") if m in sys.modules]
+print(json.dumps({{"import": after_import, "request": after_request, "answer": answer}}))
+"""
+    result = run_python(script, HA_URL=ha.url)["result"]
+    assert result["answer"] == {"event": {"header": {}, "payload": {}}}  # the request really went through
+    assert result["import"] == []
+    assert result["request"] == []
+
+
+def test_with_nothing_preloaded_the_entry_point_imports_only_the_standard_library():
+    script = """
+import json, sys
+before = set(sys.modules)
+import lambda_function
+new = sorted(set(sys.modules) - before)
+ours = {"lambda_function", "fast_path"}
+foreign = [m for m in new if m.split(".")[0] not in sys.stdlib_module_names and m not in ours]
+print(json.dumps({"new": new, "foreign": foreign}))
+"""
+    result = run_python(script, BRIDGE_PRELOAD="")["result"]
+    assert "fast_path" in result["new"]
+    assert result["foreign"] == []
+
+
+def test_preload_imports_the_named_feature_during_init():
+    script = """
+import json, sys
+import lambda_function
+print(json.dumps({m: m in sys.modules for m in ("ha_alexa", "ha_assist", "aws_lambda_powertools")}))
+"""
+    assert run_python(script)["result"] == {"ha_alexa": True, "ha_assist": False, "aws_lambda_powertools": True}
+    assert run_python(script, BRIDGE_PRELOAD="")["result"]["ha_alexa"] is False
+
+
+def test_cold_start_metrics_are_reported_once_per_environment(fake_ha):
+    answers = iter([(200, {"event": {"header": {}, "payload": {}}}, None), (401, b"no", None)])
+    ha = fake_ha(lambda *request: next(answers))
+    script = f"""
+import json, lambda_function
+for _ in range(2):
+    lambda_function.lambda_handler({DISCOVER!r}, None)
+print(json.dumps(None))
+"""
+    lines = emf(run_python(script, HA_URL=ha.url)["stdout"])
+    names = [metric["Name"] for line in lines for d in line["_aws"]["CloudWatchMetrics"] for metric in d["Metrics"]]
+    assert names.count("ColdStart") == 1
+    assert names.count("InitDuration") == 1
+    assert names.count("RequestLatency") == 2
+    assert names.count("HomeAssistantLatency") == 2
+    init = next(line for line in lines if "InitDuration" in line)
+    assert init["InitDuration"][0] > 0
+    errors = [line for line in lines if "Errors" in line]
+    assert [line["ErrorType"] for line in errors] == ["INVALID_AUTHORIZATION_CREDENTIAL"]
+    # Low-cardinality dimensions only: the ErrorType dimension stays on the Errors line.
+    assert all(d == ["service"] for line in lines if "RequestLatency" in line for d in
+               line["_aws"]["CloudWatchMetrics"][0]["Dimensions"])
+
+
+def test_a_warm_up_imports_no_feature_and_is_not_counted_as_a_request():
+    script = """
+import json, sys, lambda_function
+first = lambda_function.lambda_handler({"warmup": True}, None)
+second = lambda_function.lambda_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
+print(json.dumps({"answers": [first, second], "features": [m for m in ("ha_alexa", "ha_assist", "ha_devices")
+                                                           if m in sys.modules]}))
+"""
+    run = run_python(script, BRIDGE_PRELOAD="")
+    assert run["result"] == {"answers": [{"warmup": "ok"}, {"warmup": "ok"}], "features": []}
+    names = [m["Name"] for line in emf(run["stdout"]) for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    assert sorted(names) == ["ColdStart", "InitDuration"]
+
+
+@pytest.mark.parametrize(
+    "event, kind",
+    [
+        (DISCOVER, "smart_home"),
+        ({"directive": {"header": {"payloadVersion": "2"}}}, "smart_home"),
+        ({"version": "1.0", "session": {}, "request": {"type": "LaunchRequest"}}, "custom_skill"),
+        ({"version": "1.0", "request": {"type": 5}}, None),
+        ({"devices": {"action": "health"}}, "devices"),
+        ({"devices": "health"}, None),
+        ({"warmup": True}, "warmup"),
+        ({"warmup": "yes"}, None),
+        ({"source": "aws.events", "detail-type": "Scheduled Event"}, "warmup"),
+        ({}, None),
+        ([DISCOVER], None),
+        (None, None),
+    ],
+)
+def test_events_are_classified_by_shape(event, kind):
+    assert classify(event) == kind
