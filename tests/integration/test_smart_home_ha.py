@@ -1,0 +1,103 @@
+"""Smart Home directives through the bridge to a real Home Assistant core on 127.0.0.1."""
+
+import time
+import uuid
+
+import pytest
+
+from conftest import FakeContext
+from fast_path import lambda_handler
+
+
+def directive(namespace, name, token, endpoint_id=None, payload=None):
+    header = {"namespace": namespace, "name": name, "payloadVersion": "3", "messageId": str(uuid.uuid4()),
+              "correlationToken": f"corr-{uuid.uuid4()}"}
+    event = {"directive": {"header": header, "payload": payload or {}}}
+    if endpoint_id:
+        event["directive"]["endpoint"] = {"endpointId": endpoint_id, "cookie": {},
+                                          "scope": {"type": "BearerToken", "token": token}}
+    if namespace == "Alexa.Discovery":
+        del header["correlationToken"]
+        event["directive"]["payload"] = {"scope": {"type": "BearerToken", "token": token}}
+    return event
+
+
+def valid(schema, answer):
+    errors = sorted(schema.iter_errors(answer), key=str)
+    assert not errors, f"{errors[0].message} in {answer}"
+    return answer["event"]
+
+
+def wait_for_state(ha, entity_id, predicate, timeout=10.0):
+    """HA answers a control directive before the service call has finished: poll the state."""
+    until = time.monotonic() + timeout
+    while True:
+        state = ha.api("GET", f"/api/states/{entity_id}")
+        if predicate(state) or time.monotonic() > until:
+            return state
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def bridge(ha, bridge_env):
+    bridge_env(HA_URL=ha.url)
+    return ha
+
+
+def test_discovery_lists_the_demo_endpoints(bridge, alexa_schema):
+    event = valid(alexa_schema, lambda_handler(directive("Alexa.Discovery", "Discover", bridge.token), FakeContext()))
+    assert event["header"]["name"] == "Discover.Response"
+    ids = {endpoint["endpointId"] for endpoint in event["payload"]["endpoints"]}
+    assert {"light#kitchen_lights", "light#ceiling_lights", "switch#decorative_lights"} <= ids
+
+
+def test_turn_off_and_on_change_the_light_in_home_assistant(bridge, alexa_schema):
+    for name, wanted in (("TurnOff", "off"), ("TurnOn", "on")):
+        event = directive("Alexa.PowerController", name, bridge.token, "light#kitchen_lights")
+        answer = valid(alexa_schema, lambda_handler(event, FakeContext()))
+        assert answer["header"]["name"] == "Response"
+        assert answer["header"]["correlationToken"] == event["directive"]["header"]["correlationToken"]
+        state = wait_for_state(bridge, "light.kitchen_lights", lambda s: s["state"] == wanted)
+        assert state["state"] == wanted
+
+
+def test_set_brightness_changes_the_brightness(bridge, alexa_schema):
+    event = directive("Alexa.BrightnessController", "SetBrightness", bridge.token, "light#kitchen_lights",
+                      {"brightness": 42})
+    valid(alexa_schema, lambda_handler(event, FakeContext()))
+    state = wait_for_state(bridge, "light.kitchen_lights",
+                           lambda s: s["attributes"].get("brightness") == round(42 * 255 / 100))
+    assert state["attributes"]["brightness"] == round(42 * 255 / 100)
+
+
+def test_report_state_answers_with_the_current_state(bridge, alexa_schema):
+    bridge.api("POST", "/api/services/light/turn_on", {"entity_id": "light.kitchen_lights"})
+    wait_for_state(bridge, "light.kitchen_lights", lambda s: s["state"] == "on")
+    answer = lambda_handler(directive("Alexa", "ReportState", bridge.token, "light#kitchen_lights"), FakeContext())
+    event = valid(alexa_schema, answer)
+    assert event["header"]["name"] == "StateReport"
+    power = [p for p in answer["context"]["properties"] if p["name"] == "powerState"]
+    assert power and power[0]["value"] == "ON"
+
+
+def test_unknown_endpoint_is_answered_with_home_assistants_error(bridge, alexa_schema):
+    answer = lambda_handler(directive("Alexa.PowerController", "TurnOn", bridge.token, "light#nope"), FakeContext())
+    event = valid(alexa_schema, answer)
+    assert event["header"]["name"] == "ErrorResponse"
+    assert event["payload"]["type"] == "NO_SUCH_ENDPOINT"
+
+
+def test_accept_grant_is_forwarded_and_answered(bridge, alexa_schema):
+    payload = {"grant": {"type": "OAuth2.AuthorizationCode", "code": "test-code"},
+               "grantee": {"type": "BearerToken", "token": bridge.token}}
+    answer = lambda_handler(directive("Alexa.Authorization", "AcceptGrant", bridge.token, payload=payload),
+                            FakeContext())
+    event = valid(alexa_schema, answer)
+    assert event["header"]["namespace"] == "Alexa.Authorization"
+
+
+def test_a_bad_token_is_an_authorization_error(bridge, alexa_schema):
+    answer = lambda_handler(directive("Alexa.PowerController", "TurnOn", "not-a-token", "light#kitchen_lights"),
+                            FakeContext())
+    event = valid(alexa_schema, answer)
+    assert event["payload"]["type"] == "INVALID_AUTHORIZATION_CREDENTIAL"
