@@ -1,0 +1,312 @@
+"""Run the function locally the way Lambda runs it, without Docker.
+
+`python -m devtools.local_invoke EVENT_FILE [EVENT_FILE...]` starts a fresh process running the real runtime
+interface client (`python -m awslambdaric HANDLER`) against a small Lambda Runtime API served here, and sends
+it the events in order: the first invocation is cold, the rest warm. Each response goes to stdout; the log
+stream (the function's output, START/END/REPORT, a METRICS summary of its EMF lines) goes to stderr.
+Without HA_URL in the environment it starts a demo Home Assistant first. Python API: `invoke(events, ...)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import queue
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FUNCTION_NAME = "ha-alexa-bridge"
+INIT_LIMIT_S = 10.0  # how long Lambda lets INIT run
+PASS_NAMES = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+              "AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL"}
+PASS_PREFIXES = ("HA_", "ASSIST_", "BRIDGE_", "POWERTOOLS_", "AWS_")
+
+
+@dataclass
+class Result:
+    request_id: str
+    response: object = None
+    error: dict | None = None  # Lambda's shape: errorMessage, errorType, ...
+    duration_ms: float = 0.0
+    init_ms: float | None = None  # only on the first invocation of an execution environment
+    max_memory_mb: int | None = None
+    metrics: list[dict] = field(default_factory=list)  # {"name", "value", "unit", "dimensions"} from EMF lines
+    logs: list[str] = field(default_factory=list)
+
+
+class _RuntimeAPI(BaseHTTPRequestHandler):
+    """The Runtime API endpoints awslambdaric calls; HTTP/1.1, so its libcurl connection stays open."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: don't let a delayed ACK add 40 ms
+
+    def log_message(self, *args):  # no access log in the function's log stream
+        pass
+
+    def _reply(self, status: int, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", "Content-Length": len(body), **(headers or {})}.items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        box = self.server.sandbox
+        if not self.path.endswith("/runtime/invocation/next"):
+            return self._reply(404, b'{"errorMessage": "unknown endpoint"}')
+        box.messages.put(("next", None, time.perf_counter(), None))
+        item = box.events.get()  # long poll: wait for the next event
+        if item is None:  # the sandbox is closing
+            self.close_connection = True
+            return
+        request_id, body, timeout = item
+        trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+        headers = {"Lambda-Runtime-Aws-Request-Id": request_id,
+                   "Lambda-Runtime-Deadline-Ms": int((time.time() + timeout) * 1000),
+                   "Lambda-Runtime-Invoked-Function-Arn": box.function_arn, "Lambda-Runtime-Trace-Id": trace}
+        box.messages.put(("handout", None, time.perf_counter(), None))
+        self._reply(200, body, headers)
+
+    def do_POST(self):  # .../invocation/{id}/response, .../invocation/{id}/error, .../init/error
+        box = self.server.sandbox
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        received, kind = time.perf_counter(), self.path.rstrip("/").rsplit("/", 1)[-1]
+        if kind not in ("response", "error"):
+            return self._reply(404, b'{"errorMessage": "unknown endpoint"}')
+        kind = "init_error" if "/init/" in self.path else kind
+        box.messages.put((kind, body, received, _max_memory_mb(box.proc.pid)))
+        self._reply(202, b'{"status": "OK"}')
+
+
+class _Sandbox:
+    """One execution environment: a Runtime API server and the awslambdaric process polling it."""
+
+    def __init__(self, cmd: list[str], env: dict, cwd: str, memory: int, echo: bool):
+        self.messages, self.events = queue.Queue(), queue.Queue()
+        self.memory, self.echo, self.init_ms, self.logs = memory, echo, None, []
+        self.function_arn = f"arn:aws:lambda:{env['AWS_REGION']}:123456789012:function:{FUNCTION_NAME}"
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _RuntimeAPI)
+        self.server.daemon_threads, self.server.sandbox = True, self
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.server.server_address[1]}"}
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.partial = {self.proc.stdout.fileno(): b"", self.proc.stderr.fileno(): b""}
+
+    def log(self, line: str) -> None:
+        self.logs.append(line)
+        if self.echo:
+            print(line, file=sys.stderr, flush=True)
+
+    def pump(self, timeout: float) -> None:
+        """Echo and collect the lines the function has written to stdout/stderr so far."""
+        while self.partial and (ready := select.select(list(self.partial), [], [], timeout)[0]):
+            for fd in ready:
+                chunk = os.read(fd, 65536)
+                lines = (self.partial.pop(fd) + chunk).split(b"\n")
+                if chunk:  # else EOF: flush the last partial line and stop watching fd
+                    self.partial[fd] = lines.pop()
+                for line in filter(None, lines):  # awslambdaric joins a traceback's lines with \r
+                    self.log(line.decode(errors="replace").replace("\r", "\n"))
+            timeout = 0
+
+    def invoke(self, event: object, timeout: float) -> Result:
+        r = Result(request_id=str(uuid.uuid4()))
+        self.logs, cold, handed = r.logs, self.init_ms is None, None
+        self.log(f"START RequestId: {r.request_id} Version: $LATEST")
+        self.events.put((r.request_id, json.dumps(event).encode(), timeout))
+        limit = time.perf_counter() + timeout + (INIT_LIMIT_S if cold else 1.0)
+        while True:
+            self.pump(0.01)  # messages carry their own timestamps: this poll interval costs no accuracy
+            try:
+                kind, payload, when, memory = self.messages.get_nowait()
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    code = self.proc.returncode
+                    why = f"exit status {code}" if code >= 0 else f"signal {-code}"
+                    r.error = _error("Runtime.ExitError", r, f"Runtime exited with error: {why}")
+                    break
+                if time.perf_counter() > limit:  # like Lambda: stop the environment, the next event gets a new one
+                    r.max_memory_mb = _max_memory_mb(self.proc.pid)
+                    r.duration_ms = (time.perf_counter() - handed) * 1000 if handed else 0.0
+                    self.close()
+                    message = f"Task timed out after {timeout:.2f} seconds"
+                    self.log(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {r.request_id} {message}")
+                    r.error = _error("Sandbox.Timedout", r, message)
+                    break
+                continue
+            if kind == "next" and self.init_ms is None:
+                self.init_ms = (when - self.started) * 1000
+            elif kind == "handout":
+                handed, limit = when, when + timeout
+            elif kind in ("response", "error", "init_error"):
+                if self.init_ms is None:  # INIT failed: it lasted until the init error
+                    self.init_ms = (when - self.started) * 1000
+                r.duration_ms, r.max_memory_mb = (when - (handed or when)) * 1000, memory
+                setattr(r, "response" if kind == "response" else "error", _decode(payload))
+                if kind == "init_error":  # awslambdaric exits after it
+                    self.close()
+                break
+        self.pump(1.0 if self.proc.poll() is not None else 0)  # an exited process: read to EOF
+        r.init_ms = self.init_ms if cold else None
+        r.metrics = [m for line in r.logs for m in _emf_metrics(line)]
+        billed = math.ceil(r.duration_ms + (r.init_ms or 0))  # since August 2025 Lambda bills INIT too
+        init = f"\tInit Duration: {r.init_ms:.2f} ms" if r.init_ms is not None else ""
+        self.log(f"END RequestId: {r.request_id}")
+        self.log(f"REPORT RequestId: {r.request_id}\tDuration: {r.duration_ms:.2f} ms\tBilled Duration: {billed} ms"
+                 f"\tMemory Size: {self.memory} MB\tMax Memory Used: {r.max_memory_mb or 0} MB{init}")
+        return r
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.pump(1.0)
+        self.partial.clear()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.events.put(None)  # release a pending long poll
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _error(error_type: str, r: Result, message: str) -> dict:
+    return {"errorType": error_type, "errorMessage": f"RequestId: {r.request_id} Error: {message}"}
+
+
+def _decode(payload: bytes) -> object:
+    with contextlib.suppress(ValueError):
+        return json.loads(payload)
+    return payload.decode(errors="replace")
+
+
+def _max_memory_mb(pid: int) -> int | None:
+    """The process's peak resident memory (VmHWM): Lambda's Max Memory Used."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return math.ceil(int(line.split()[1]) / 1024)
+    return None
+
+
+def _emf_metrics(line: str) -> list[dict]:
+    """The metrics in one CloudWatch Embedded Metric Format log line; none for any other line."""
+    if not line.startswith("{") or '"_aws"' not in line:
+        return []
+    try:
+        doc = json.loads(line)
+        directives = doc["_aws"]["CloudWatchMetrics"]
+        return [{"name": m["Name"], "value": doc.get(m["Name"]), "unit": m.get("Unit", "None"),
+                 "dimensions": {k: doc.get(k) for dims in d.get("Dimensions", []) for k in dims}}
+                for d in directives for m in d.get("Metrics", [])]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
+def format_metrics(metrics: list[dict]) -> str:
+    """`ColdStart=1 InitDuration=123.4ms Errors[ErrorType=X]=1`, without the constant dimensions."""
+    units, parts = {"Milliseconds": "ms", "Seconds": "s", "Count": "", "None": ""}, []
+    for m in metrics:
+        dims = ",".join(f"{k}={v}" for k, v in m["dimensions"].items() if k not in ("service", "function_name"))
+        values = m["value"] if isinstance(m["value"], list) else [m["value"]]
+        shown = ",".join(f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in values)
+        parts.append(f"{m['name']}{f'[{dims}]' if dims else ''}={shown}{units.get(m['unit'], ' ' + m['unit'])}")
+    return " ".join(parts)
+
+
+def lambda_env(memory: int, handler: str, task_root: str, extra: dict | None = None) -> dict:
+    """The environment Lambda gives the function, plus the parent's HA_/BRIDGE_/POWERTOOLS_/AWS_... settings."""
+    env = {k: v for k, v in os.environ.items()
+           if k in PASS_NAMES or (k.startswith(PASS_PREFIXES) and not k.startswith("AWS_LAMBDA_"))}
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    env = {"POWERTOOLS_SERVICE_NAME": "ha-alexa-bridge", "POWERTOOLS_METRICS_NAMESPACE": "HomeAssistantBridge",
+           "AWS_REGION": region, "AWS_DEFAULT_REGION": region, **env}
+    env.update({
+        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13", "LAMBDA_TASK_ROOT": task_root, "_HANDLER": handler,
+        "PYTHONPATH": task_root, "PYTHONUNBUFFERED": "1",  # so each log line lands in its own invocation
+    })
+    return {**env, **(extra or {})}
+
+
+def invoke(events: list, env: dict | None = None, memory: int = 256, timeout: float = 10,
+           handler: str = "lambda_function.lambda_handler", task_root: str | os.PathLike | None = None,
+           python: str = sys.executable, echo: bool = True, on_result=None) -> list[Result]:
+    """Invoke the function once per event, in order, in one fresh execution environment (the first call is
+    cold). Like Lambda, a timeout or a crash ends the environment and the next event starts a new one.
+    `echo` prints the log stream to stderr; `on_result(result)` is called as each invocation completes."""
+    task_root = str(Path(task_root or PROJECT_ROOT).resolve())
+    full_env, results, box = lambda_env(memory, handler, task_root, env), [], None
+    try:
+        for event in events:
+            if box is None or box.proc.poll() is not None:
+                if box:
+                    box.close()
+                box = _Sandbox([python, "-m", "awslambdaric", handler], full_env, task_root, memory, echo)
+            results.append(box.invoke(event, timeout))
+            if on_result:
+                on_result(results[-1])
+    finally:
+        if box:
+            box.close()
+    return results
+
+
+def _home_assistant(stack: contextlib.ExitStack) -> dict:
+    """Nothing if HA_URL is set, else the URL and token of a demo Home Assistant started for this run."""
+    if os.environ.get("HA_URL"):
+        print(f"using Home Assistant at {os.environ['HA_URL']}", file=sys.stderr)
+        return {}
+    from devtools.demo_ha import DemoHomeAssistant
+
+    demo = DemoHomeAssistant()
+    print(f"no HA_URL set: starting a demo Home Assistant at {demo.url} (the first run installs it)",
+          file=sys.stderr, flush=True)
+    stack.enter_context(demo)  # starts it; on exit stops it and removes its config dir
+    return {"HA_URL": demo.url, "HA_TOKEN": demo.token}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.local_invoke", description=__doc__.split("\n\n")[0])
+    parser.add_argument("events", nargs="+", metavar="EVENT_FILE", help="JSON event file ('-' for stdin)")
+    parser.add_argument("--repeat", type=int, default=1, help="send the events N times (first cold, then warm)")
+    parser.add_argument("--memory", type=int, default=256, help="memory size in MB (default 256)")
+    parser.add_argument("--timeout", type=float, default=10, help="seconds per invocation (default 10)")
+    parser.add_argument("--handler", default="lambda_function.lambda_handler")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per invocation")
+    parser.add_argument("--quiet", action="store_true", help="do not echo the log stream to stderr")
+    args = parser.parse_args(argv)
+    events = [json.loads(sys.stdin.read() if name == "-" else Path(name).read_text()) for name in args.events]
+
+    def show(r: Result) -> None:
+        if args.json:
+            keys = ("request_id", "response", "error", "duration_ms", "init_ms", "max_memory_mb", "metrics")
+            print(json.dumps({k: getattr(r, k) for k in keys}), flush=True)
+            return
+        if r.metrics and not args.quiet:
+            print(f"METRICS {format_metrics(r.metrics)}", file=sys.stderr, flush=True)
+        print(json.dumps(r.error if r.error is not None else r.response, indent=2), flush=True)
+
+    with contextlib.ExitStack() as stack:
+        env = _home_assistant(stack)
+        results = invoke(events * args.repeat, env, args.memory, args.timeout, args.handler,
+                         echo=not args.quiet, on_result=show)
+    return 1 if any(r.error is not None for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
