@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 
 FEATURES = {"smart_home": "ha_alexa", "custom_skill": "ha_assist", "devices": "ha_devices"}
@@ -59,6 +60,35 @@ def preload(names: str) -> None:
             _log("ERROR", f"preloading {name} failed: {type(err).__name__}: {err}")
 
 
+def preconnect() -> threading.Thread | None:
+    """Open the connection to Home Assistant in the background, so its handshake overlaps the preload's imports.
+
+    The first request then finds a live connection; if this fails, that request connects and reports the fault.
+    """
+    if not os.environ.get("HA_URL"):
+        return None
+    from gateway import ha_client  # standard library only (http.client, ssl)
+
+    def connect():
+        try:
+            ha_client.default_client().connect(ha_client.deadline(budget_s=2.0))
+        except Exception:  # noqa: S110 - the first request meets the same fault and reports it
+            pass
+
+    thread = threading.Thread(target=connect, name="preconnect", daemon=True)
+    thread.start()
+    return thread
+
+
+def after_restore() -> None:
+    """SnapStart: a restored snapshot's connection and init clock belong to another machine: drop both."""
+    global _init_ms
+    _init_ms = None
+    client_module = sys.modules.get("gateway.ha_client")
+    if client_module is not None and client_module._client.cache_info().currsize:
+        client_module.default_client().close()
+
+
 def warm_up(event, context) -> dict:
     """Answer a warm-up ping; refresh the Home Assistant connection if a feature has opened one."""
     client_module = sys.modules.get("gateway.ha_client")
@@ -104,5 +134,12 @@ def _log(level: str, message: str) -> None:
     print(json.dumps({"level": level, "location": "fast_path", "message": message}), file=sys.stderr)
 
 
-preload(os.environ.get("BRIDGE_PRELOAD", "ha_alexa"))
+_PRELOAD = os.environ.get("BRIDGE_PRELOAD", "ha_alexa")
+if _PRELOAD.strip():
+    preconnect()
+preload(_PRELOAD)
 _init_ms = _process_age_ms() or round((time.perf_counter() - _LOADED_AT) * 1000, 1)
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+    from snapshot_restore_py import register_after_restore  # provided by Lambda's Python runtime
+
+    register_after_restore(after_restore)

@@ -128,3 +128,32 @@ print(json.dumps({"answers": [first, second], "features": [m for m in ("ha_alexa
 )
 def test_events_are_classified_by_shape(event, kind):
     assert classify(event) == kind
+
+
+def test_the_connection_opened_during_init_serves_the_first_request(fake_ha):
+    ha = fake_ha(lambda *request: (200, {"event": {"header": {}, "payload": {}}}, None))
+    script = f"""
+import json, threading, lambda_function
+from gateway.ha_client import default_client
+for thread in threading.enumerate():
+    if thread.name == "preconnect":
+        thread.join(5)
+opened_during_init = default_client().connections_opened
+lambda_function.lambda_handler({DISCOVER!r}, None)
+print(json.dumps([opened_during_init, default_client().connections_opened]))
+"""
+    assert run_python(script, HA_URL=ha.url)["result"] == [1, 1]
+    assert len(ha.requests) == 1
+
+
+def test_after_a_snapstart_restore_the_old_connection_is_dropped(fake_ha):
+    ha = fake_ha(lambda *request: (200, {"event": {"header": {}, "payload": {}}}, None))
+    script = f"""
+import json, fast_path
+fast_path.lambda_handler({DISCOVER!r}, None)
+fast_path.after_restore()
+fast_path.lambda_handler({DISCOVER!r}, None)
+from gateway.ha_client import default_client
+print(json.dumps(default_client().connections_opened))
+"""
+    assert run_python(script, HA_URL=ha.url)["result"] == 2
