@@ -128,6 +128,7 @@ class HomeAssistantClient:
             raise _unreachable(err) from None
         self.connections_opened += 1
         self._conn = conn
+        self._idle_since = time.monotonic()
         return conn, False
 
     def _read(self, response, sock, until: float) -> Response:
