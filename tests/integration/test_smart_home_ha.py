@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from conftest import FakeContext
+from support import FakeContext
 from fast_path import lambda_handler
 
 
@@ -32,7 +32,7 @@ def wait_for_state(ha, entity_id, predicate, timeout=10.0):
     """HA answers a control directive before the service call has finished: poll the state."""
     until = time.monotonic() + timeout
     while True:
-        state = ha.api("GET", f"/api/states/{entity_id}")
+        state = ha.api("GET", f"/api/states/{entity_id}").body
         if predicate(state) or time.monotonic() > until:
             return state
         time.sleep(0.1)
@@ -101,3 +101,39 @@ def test_a_bad_token_is_an_authorization_error(bridge, alexa_schema):
                             FakeContext())
     event = valid(alexa_schema, answer)
     assert event["payload"]["type"] == "INVALID_AUTHORIZATION_CREDENTIAL"
+
+
+def test_home_assistant_stopped_is_bridge_unreachable_and_restarted_is_served_again(make_ha, bridge_env,
+                                                                                   alexa_schema):
+    own = make_ha()
+    bridge_env(HA_URL=own.url)
+    event = directive("Alexa.Discovery", "Discover", own.token)
+    assert valid(alexa_schema, lambda_handler(event, FakeContext()))["header"]["name"] == "Discover.Response"
+    own.stop()
+    context = FakeContext(remaining_ms=3000)
+    stopped = valid(alexa_schema, lambda_handler(event, context))
+    assert stopped["payload"]["type"] == "BRIDGE_UNREACHABLE"
+    assert context.get_remaining_time_in_millis() > 0
+    own.start()
+    assert valid(alexa_schema, lambda_handler(event, FakeContext()))["header"]["name"] == "Discover.Response"
+
+
+def test_a_restart_between_two_warm_invocations_is_invisible_to_alexa(make_ha, bridge_env, alexa_schema):
+    """The kept connection dies with the old Home Assistant; the next directive must still succeed."""
+    from gateway.ha_client import default_client
+
+    own = make_ha()
+    bridge_env(HA_URL=own.url)
+    event = directive("Alexa.Discovery", "Discover", own.token)
+    assert valid(alexa_schema, lambda_handler(event, FakeContext()))["header"]["name"] == "Discover.Response"
+    own.restart()
+    assert valid(alexa_schema, lambda_handler(event, FakeContext()))["header"]["name"] == "Discover.Response"
+    assert default_client().connections_opened == 2
+
+
+def test_home_assistant_without_the_alexa_endpoint_is_explained(make_ha, bridge_env, alexa_schema):
+    own = make_ha(alexa=False)
+    bridge_env(HA_URL=own.url)
+    event = valid(alexa_schema, lambda_handler(directive("Alexa.Discovery", "Discover", own.token), FakeContext()))
+    assert event["payload"]["type"] == "INTERNAL_ERROR"
+    assert "alexa: smart_home:" in event["payload"]["message"]

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, TOKEN
+from support import ROOT, TOKEN
 from fast_path import classify
 
 HEAVY = ("boto3", "botocore", "requests", "websocket", "urllib3")

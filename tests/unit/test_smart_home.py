@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from conftest import ROOT, TOKEN, FakeContext
+from support import ROOT, TOKEN, FakeContext
 from fast_path import lambda_handler
 
 

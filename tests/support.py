@@ -1,0 +1,69 @@
+"""Test helpers importable by every test module (`from support import ...`); fixtures live in conftest.py."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT.parent / "shared" / "alexa" / "alexa_smart_home_message_schema.json"
+TOKEN = "test-token-0123456789abcdef-SECRET"
+
+
+class FakeContext:
+    """The parts of the Lambda context the bridge reads."""
+
+    def __init__(self, remaining_ms: int = 8000, request_id: str = "test-request"):
+        self._until = time.monotonic() + remaining_ms / 1000
+        self.aws_request_id = request_id
+        self.function_name = "test-bridge"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._until - time.monotonic()) * 1000))
+
+
+class FakeHomeAssistant:
+    """A scripted HTTP server on 127.0.0.1 standing in for Home Assistant in unit tests.
+
+    `answer` is a function (method, path, headers, body) -> (status, body bytes or JSON-able, headers dict);
+    every request is recorded in `requests`.
+    """
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as Home Assistant's server does; else each answer waits 40 ms
+
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                fake.requests.append((self.command, self.path, dict(self.headers), body))
+                status, payload, headers = fake.answer(self.command, self.path, self.headers, body)
+                if not isinstance(payload, bytes):
+                    payload = json.dumps(payload).encode()
+                self.send_response(status)
+                for name, value in (headers or {"Content-Type": "application/json"}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
