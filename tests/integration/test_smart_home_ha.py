@@ -23,8 +23,10 @@ def directive(namespace, name, token, endpoint_id=None, payload=None):
 
 
 def valid(schema, answer):
-    errors = sorted(schema.iter_errors(answer), key=str)
-    assert not errors, f"{errors[0].message} in {answer}"
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(schema.iter_errors(answer))
+    assert error is None, f"{error.message[:300]} at {list(error.absolute_path)}"
     return answer["event"]
 
 
