@@ -1,0 +1,154 @@
+"""One turn of an Assist conversation: the token, language and agent for it, and the call to Home Assistant."""
+
+import time
+from dataclasses import dataclass
+
+from gateway.config import settings
+from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
+from gateway.ha_client import default_client
+from gateway.metrics import milliseconds
+from gateway.secrets import default_token
+from ha_assist import progressive
+from ha_assist.errors import (
+    AssistBadAnswer,
+    AssistError,
+    AssistLinkRejected,
+    AssistNoToken,
+    AssistNotConfigured,
+    AssistTimeout,
+    AssistTokenRejected,
+    AssistUnreachable,
+)
+from ha_assist.phrases import phrase
+from ha_assist.request import SkillRequest
+from ha_assist.speech import from_ssml, ssml
+
+CONVERSATION_PATH = "/api/conversation/process"
+# HA's conversation ids are ULIDs; an LLM agent's can differ. Longer ones are not HA's: don't echo them.
+MAX_CONVERSATION_ID = 256
+
+
+@dataclass(frozen=True)
+class Answer:
+    speech: str  # HA's plain speech, "" when it said nothing
+    conversation_id: str | None
+    continue_conversation: bool  # the agent asked something back and waits for the answer
+    response_type: str  # action_done, query_answer or error
+    error_code: str | None  # with response_type "error": no_intent_match, no_valid_targets, ...
+
+
+def ask(request: SkillRequest, conversation_id: str | None, until: float) -> Answer:
+    """Put the request's words to Assist, saying "one moment" if it is slow; raises AssistError."""
+    linked = bool(request.access_token)
+    try:
+        token = request.access_token or default_token()
+    except RuntimeError as err:  # HA_TOKEN_PARAMETER is set but SSM could not be read
+        raise AssistError(str(err)) from None
+    if not token:
+        raise AssistNoToken("the request carries no account-linked token and HA_TOKEN is not configured")
+    config = settings()
+    timer = progressive.schedule(request, ssml(phrase("one_moment", request.locale)))
+    try:
+        return converse(
+            request.query,
+            token=token,
+            until=until,
+            language=config.assist_language or request.locale,
+            agent_id=config.assist_agent_id,
+            conversation_id=conversation_id,
+            linked=linked,
+        )
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def converse(
+    text: str,
+    *,
+    token: str,
+    until: float,
+    language: str = "",
+    agent_id: str = "",
+    conversation_id: str | None = None,
+    linked: bool = False,
+) -> Answer:
+    """Send `text` to Assist and return its answer; raises AssistError. `linked`: the token is the user's own."""
+    body = {"text": text}
+    if language:
+        body["language"] = language
+    if agent_id:
+        body["agent_id"] = agent_id
+    if conversation_id:
+        body["conversation_id"] = conversation_id
+    try:
+        client = default_client()
+    except ValueError as err:  # HA_URL missing or malformed
+        raise AssistNotConfigured(str(err)) from None
+    started = time.perf_counter()
+    try:
+        response = client.request("POST", CONVERSATION_PATH, token=token, until=until, body=body)
+    except HomeAssistantUnreachable as err:
+        if err.reason == "timeout":
+            raise AssistTimeout(f"Home Assistant did not answer in time: {err.detail}") from None
+        raise AssistUnreachable(f"Home Assistant is unreachable ({err.reason}): {err.detail}") from None
+    except HomeAssistantBadAnswer as err:
+        raise AssistBadAnswer(f"Home Assistant's answer was unusable: {err.detail}") from None
+    finally:
+        milliseconds("HomeAssistantLatency", started)
+    if response.status in (401, 403):
+        rejected = AssistLinkRejected if linked else AssistTokenRejected
+        raise rejected(f"Home Assistant rejected the {'linked' if linked else 'configured'} token "
+                       f"(HTTP {response.status})")
+    if response.status == 404:
+        raise AssistBadAnswer("Home Assistant has no conversation API: add `conversation:` to configuration.yaml")
+    if response.status != 200:
+        raise AssistBadAnswer(f"Home Assistant answered HTTP {response.status}: {_message(response)}")
+    try:
+        result = response.json()
+    except ValueError:
+        raise AssistBadAnswer("Home Assistant's answer is not JSON") from None
+    return parse_result(result)
+
+
+def parse_result(result) -> Answer:
+    """The Answer in a conversation result (HA's ConversationResult.as_dict); raises AssistBadAnswer."""
+    intent_response = result.get("response") if isinstance(result, dict) else None
+    if not isinstance(intent_response, dict):
+        raise AssistBadAnswer("Home Assistant's answer is not a conversation result")
+    speech = _dig(intent_response, "speech", "plain", "speech")
+    if not isinstance(speech, str):
+        # An agent may answer in SSML only: keep its words; the bridge writes its own SSML.
+        markup = _dig(intent_response, "speech", "ssml", "speech")
+        speech = from_ssml(markup) if isinstance(markup, str) else ""
+    conversation_id = result.get("conversation_id")
+    if not (isinstance(conversation_id, str) and 0 < len(conversation_id) <= MAX_CONVERSATION_ID):
+        conversation_id = None
+    response_type = intent_response.get("response_type")
+    error_code = _dig(intent_response, "data", "code")
+    return Answer(
+        speech=speech if isinstance(speech, str) else "",
+        conversation_id=conversation_id,
+        continue_conversation=result.get("continue_conversation") is True,
+        response_type=response_type if isinstance(response_type, str) else "",
+        error_code=error_code if isinstance(error_code, str) else None,
+    )
+
+
+def _dig(value, *path):
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _message(response) -> str:
+    """HA's own explanation of an HTTP error ({"message": ...}), short enough for a log line."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        message = None
+    if not isinstance(message, str):
+        message = response.body[:200].decode(errors="replace")
+    return message[:300]

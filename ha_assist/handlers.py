@@ -1,0 +1,158 @@
+"""Parse a custom skill request, dispatch it by request type and intent, and answer Alexa whatever happens."""
+
+from gateway.ha_client import deadline
+from gateway.log import logger
+from gateway.metrics import error as count_error
+from ha_assist.conversation import ask
+from ha_assist.errors import AssistError
+from ha_assist.phrases import phrase
+from ha_assist.request import ASSIST_INTENT, SkillRequest, parse
+from ha_assist.response import elicit_query, empty, end, link_account_card, speak
+
+# Session attributes. They travel with the Alexa session, so each user's conversation stays their own.
+CONVERSATION_ID = "conversation_id"  # Home Assistant's, so that a follow-up continues the same conversation
+DIALOG = "dialog"  # the user opened the skill ("Alexa, open home assistant"): keep listening after answers
+
+
+def handle(event, context) -> dict:
+    """Answer one custom skill request with a valid ASK response. Never raises."""
+    request = SkillRequest(type="")
+    try:
+        request = parse(event)
+        return REQUESTS.get(request.type, unsupported)(request, context)
+    except Exception:
+        logger.exception("unexpected failure", extra={"request_type": request.type, "intent": request.intent})
+        count_error("ASSIST_INTERNAL")
+        return speak(phrase("failed", request.locale), end_session=True)
+
+
+def launch(request: SkillRequest, context) -> dict:
+    attributes = {**request.attributes, DIALOG: True}
+    return speak(
+        phrase("greeting", request.locale),
+        end_session=False,
+        reprompt=phrase("reprompt", request.locale),
+        attributes=attributes,
+    )
+
+
+def intent(request: SkillRequest, context) -> dict:
+    return INTENTS.get(request.intent, unsupported)(request, context)
+
+
+def assist(request: SkillRequest, context) -> dict:
+    """The catch-all intent: the user's words go to Home Assistant Assist, its answer is spoken."""
+    if not request.query:
+        return speak(
+            phrase("ask_what", request.locale),
+            end_session=False,
+            reprompt=phrase("ask_what", request.locale),
+            directives=[elicit_query()],
+            attributes=request.attributes,
+        )
+    conversation_id = request.attributes.get(CONVERSATION_ID)
+    try:
+        answer = ask(request, conversation_id if isinstance(conversation_id, str) else None, deadline(context))
+    except AssistError as err:
+        return failure(request, err)
+    attributes = dict(request.attributes)
+    if answer.conversation_id:
+        attributes[CONVERSATION_ID] = answer.conversation_id
+    keep_listening = answer.continue_conversation or request.attributes.get(DIALOG) is True
+    logger.info(
+        "assist answered",
+        extra={
+            "response_type": answer.response_type,
+            "error_code": answer.error_code,
+            "speech_chars": len(answer.speech),
+            "follow_up": bool(conversation_id),
+            "keep_listening": keep_listening,
+        },
+    )
+    text = answer.speech or phrase("done", request.locale)
+    if not keep_listening:
+        return speak(text, end_session=True, attributes=attributes)
+    return speak(
+        text,
+        end_session=False,
+        reprompt=phrase("anything_else", request.locale),
+        directives=[elicit_query()],
+        attributes=attributes,
+    )
+
+
+def failure(request: SkillRequest, err: AssistError) -> dict:
+    """A short spoken apology (with a LinkAccount card when linking fixes it); the reason goes to the log."""
+    count_error(err.error_type)
+    logger.warning("assist failed", extra={"error_type": err.error_type, "reason": err.reason})
+    card = link_account_card() if err.link_account else None
+    return speak(phrase(err.phrase, request.locale), end_session=True, card=card, attributes=request.attributes)
+
+
+def help_intent(request: SkillRequest, context) -> dict:
+    return speak(
+        phrase("help", request.locale),
+        end_session=False,
+        reprompt=phrase("reprompt", request.locale),
+        attributes={**request.attributes, DIALOG: True},
+    )
+
+
+def fallback(request: SkillRequest, context) -> dict:
+    return speak(
+        phrase("fallback", request.locale),
+        end_session=False,
+        reprompt=phrase("reprompt", request.locale),
+        attributes=request.attributes,
+    )
+
+
+def goodbye(request: SkillRequest, context) -> dict:
+    return speak(phrase("goodbye", request.locale), end_session=True)
+
+
+def navigate_home(request: SkillRequest, context) -> dict:
+    # On a screen device the user wants the home screen, not a goodbye.
+    return end()
+
+
+def session_ended(request: SkillRequest, context) -> dict:
+    # Alexa allows no speech here. An ERROR reason usually means Alexa rejected the bridge's previous answer.
+    logger.info("session ended", extra={"reason": request.reason or "unknown", "error": request.error or None})
+    if request.reason == "ERROR":
+        count_error("ASSIST_ALEXA_REPORTED")
+    return empty()
+
+
+def exception_encountered(request: SkillRequest, context) -> dict:
+    # Alexa reports that it could not use the bridge's previous answer (e.g. an invalid directive).
+    logger.warning("Alexa reported an error with a previous answer", extra={"error": request.error or None})
+    count_error("ASSIST_ALEXA_REPORTED")
+    return empty()
+
+
+def unsupported(request: SkillRequest, context) -> dict:
+    logger.info("unsupported request", extra={"request_type": request.type, "intent": request.intent or None})
+    in_dialog = request.attributes.get(DIALOG) is True
+    return speak(
+        phrase("unsupported", request.locale),
+        end_session=not in_dialog,
+        reprompt=phrase("reprompt", request.locale),
+        attributes=request.attributes,
+    )
+
+
+REQUESTS = {
+    "LaunchRequest": launch,
+    "IntentRequest": intent,
+    "SessionEndedRequest": session_ended,
+    "System.ExceptionEncountered": exception_encountered,
+}
+INTENTS = {
+    ASSIST_INTENT: assist,
+    "AMAZON.HelpIntent": help_intent,
+    "AMAZON.FallbackIntent": fallback,
+    "AMAZON.StopIntent": goodbye,
+    "AMAZON.CancelIntent": goodbye,
+    "AMAZON.NavigateHomeIntent": navigate_home,
+}
