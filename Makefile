@@ -39,3 +39,9 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .aws-sam
+
+# `sam build` runs this target (template.yaml: BuildMethod makefile) in the checkout (samconfig.toml:
+# build_in_source) with ARTIFACTS_DIR set; the script ships only the runtime code, see its docstring.
+.PHONY: build-BridgeFunction
+build-BridgeFunction:
+	$(PY313) devtools/build_function.py "$(ARTIFACTS_DIR)"
