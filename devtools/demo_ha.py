@@ -1,0 +1,410 @@
+"""A real Home Assistant core on 127.0.0.1 for the demo and the integration tests, with no human step.
+
+Home Assistant is installed once into its own venv, cached outside the checkout in
+``$BRIDGE_CACHE/ha-<version>-py<major.minor>`` (default ``~/.cache/ha-alexa-bridge``), and run as a
+subprocess with the demo integration. A long-lived token is created through onboarding the first time
+and kept in the config dir, so a restart of the same config dir reuses it.
+
+    python -m devtools.demo_ha start      # prints HA_URL=... and HA_TOKEN=..., runs until Ctrl-C
+    python -m devtools.demo_ha install    # only builds the cached venv
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, NamedTuple
+
+# The newest Home Assistant each Python can run that is known to work offline here.
+HA_VERSIONS = {"3.13": "2025.4.4", "3.12": "2024.3.3", "3.11": "2024.3.3"}
+# Integrations whose requirements are pre-installed (hass runs with --skip-pip): what the config loads,
+# what HA always loads, and the platforms of the demo integration. Their dependencies are added from
+# the manifests. Not frontend's own requirement: its package is big and the UI is not needed.
+INTEGRATIONS = """
+    frontend homeassistant persistent_notification logger network system_log http api websocket_api config intent
+    conversation alexa demo analytics application_credentials backup hardware system_health automation
+    person scene script tag zone counter input_boolean input_button input_datetime input_number
+    input_select input_text schedule timer sun air_quality alarm_control_panel binary_sensor button
+    camera calendar climate cover date datetime event fan humidifier light lock media_player notify
+    number select sensor siren stt switch text time update vacuum valve water_heater weather tts
+    image_processing device_tracker
+""".split()
+# HA's own pins allow josepy 2, which breaks acme (via hass-nabucasa): every request would answer 500.
+EXTRA_CONSTRAINTS = ["josepy<2"]
+
+CONFIG_TEMPLATE = Path(__file__).with_name("ha_config") / "configuration.yaml"
+TOKEN_FILE = "demo_token.json"
+LOG_FILE = "hass.log"
+READY_ENTITY = "light.kitchen_lights"
+USER = {"name": "Demo", "username": "demo", "password": "demo-password", "language": "en"}
+
+
+class Response(NamedTuple):
+    status: int
+    body: Any  # parsed JSON when the body is JSON, else text
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("BRIDGE_CACHE") or Path.home() / ".cache" / "ha-alexa-bridge")
+
+
+def find_python() -> str:
+    """The interpreter for Home Assistant: $BRIDGE_HA_PYTHON, pyenv's 3.13.0, python3.13, or this one."""
+    if os.environ.get("BRIDGE_HA_PYTHON"):
+        return os.environ["BRIDGE_HA_PYTHON"]
+    try:
+        prefix = subprocess.run(
+            ["pyenv", "prefix", "3.13.0"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        if Path(prefix, "bin", "python").exists():
+            return str(Path(prefix, "bin", "python"))
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return shutil.which("python3.13") or sys.executable
+
+
+def python_version(python: str) -> str:
+    out = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True, text=True, check=True,
+    )
+    return out.stdout.strip()
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def install(python: str | None = None) -> Path:
+    """Return the cached Home Assistant venv, building it first if it is missing."""
+    python = python or find_python()
+    py = python_version(python)
+    if py not in HA_VERSIONS:
+        raise RuntimeError(f"no Home Assistant version known for Python {py} ({python}); use 3.11-3.13")
+    version = HA_VERSIONS[py]
+    venv = cache_dir() / f"ha-{version}-py{py}"
+    if venv_python(venv).exists():
+        return venv
+    # Build under a temporary name and rename when complete: an interrupted build is never taken for a
+    # good one. The venv is always run as `python -m ...`, so its scripts' absolute paths don't matter.
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    for stale in venv.parent.glob(f".{venv.name}.build-*"):  # left by a killed build
+        if not _alive(int(stale.name.rsplit("-", 1)[1])):
+            shutil.rmtree(stale, ignore_errors=True)
+    build = venv.with_name(f".{venv.name}.build-{os.getpid()}")
+    shutil.rmtree(build, ignore_errors=True)
+    print(f"installing Home Assistant {version} into {venv} (first time, about 2 minutes)",
+          file=sys.stderr, flush=True)
+    started = time.monotonic()
+    try:
+        subprocess.run([python, "-m", "venv", str(build)], check=True)
+        pip = [str(venv_python(build)), "-m", "pip", "--disable-pip-version-check"]
+        wheels = build / "wheels"
+        subprocess.run([*pip, "download", "-q", "--no-deps", f"homeassistant=={version}", "-d", str(wheels)],
+                       check=True)
+        wheel = next(wheels.glob("homeassistant-*.whl"))
+        constraints, requirements = _pins_and_requirements(wheel)
+        constraints_file = build / "constraints.txt"
+        constraints_file.write_text(constraints + "\n" + "\n".join(EXTRA_CONSTRAINTS) + "\n")
+        print(f"  {len(requirements)} integration requirements: {' '.join(requirements)}",
+              file=sys.stderr, flush=True)
+        subprocess.run([*pip, "install", "-q", "-c", str(constraints_file), str(wheel), *requirements],
+                       check=True)
+        shutil.rmtree(wheels)
+        try:
+            build.rename(venv)
+        except OSError:  # another process finished the same build first
+            if not venv_python(venv).exists():
+                raise
+            shutil.rmtree(build)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    print(f"installed Home Assistant {version} in {time.monotonic() - started:.0f} s", file=sys.stderr,
+          flush=True)
+    return venv
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _pins_and_requirements(wheel: Path) -> tuple[str, list[str]]:
+    """HA's package_constraints.txt and the requirements of INTEGRATIONS and their dependencies."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as whl:
+        constraints = whl.read("homeassistant/package_constraints.txt").decode()
+        names = set(whl.namelist())
+        seen: set[str] = set()
+        requirements: set[str] = set()
+        todo = list(INTEGRATIONS)
+        while todo:
+            domain = todo.pop()
+            path = f"homeassistant/components/{domain}/manifest.json"
+            if domain in seen or path not in names:
+                continue
+            seen.add(domain)
+            manifest = json.loads(whl.read(path))
+            if domain != "frontend":
+                requirements.update(manifest.get("requirements", []))
+            todo += manifest.get("dependencies", []) + manifest.get("after_dependencies", [])
+    return constraints, sorted(requirements)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method: str, url: str, token: str | None = None, json_body: Any = None,
+         form: dict | None = None, timeout: float = 10) -> Response:
+    """One HTTP request; HTTP error statuses are returned, not raised."""
+    import urllib.error  # here, like websocket below: importing this module stays cheap
+    import urllib.parse
+    import urllib.request
+
+    headers = {}
+    data = None
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if json_body is not None:
+        data = json.dumps(json_body).encode()
+        headers["Content-Type"] = "application/json"
+    elif form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            status, raw = answer.status, answer.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    text = raw.decode(errors="replace")
+    try:
+        return Response(status, json.loads(text))
+    except ValueError:
+        return Response(status, text)
+
+
+class DemoHomeAssistant:
+    """A Home Assistant core with the demo integration on 127.0.0.1, started as a subprocess."""
+
+    def __init__(self, config_dir: str | os.PathLike | None = None, alexa: bool | dict = True,
+                 port: int | None = None):
+        """``alexa``: add ``alexa: smart_home:``; a dict is its content, e.g. ``{"filter": {...}}``."""
+        self._own_dir = config_dir is None
+        self.config_dir = Path(config_dir or tempfile.mkdtemp(prefix="demo-ha-"))
+        self.alexa = alexa
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token: str | None = None
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.config_dir / LOG_FILE
+
+    def start(self, timeout: float = 120) -> DemoHomeAssistant:
+        """Install if needed, start hass, create or reuse the token, wait for the demo entities.
+
+        ``timeout`` counts from the start of hass, not the first install.
+        """
+        venv = install()
+        self._write_config()
+        token_file = self.config_dir / TOKEN_FILE
+        self.token = json.loads(token_file.read_text())["token"] if token_file.exists() else None
+        with open(self.log_path, "wb") as log:  # this run's output; HA keeps home-assistant.log(.1) too
+            self.process = subprocess.Popen(
+                [str(venv_python(venv)), "-m", "homeassistant", "--skip-pip", "--log-no-color",
+                 "-c", str(self.config_dir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        try:
+            if self.token is None:
+                self._wait(deadline, "onboarding", lambda: self._get("/api/onboarding").status == 200)
+                self.token = self._create_token()
+                token_file.write_text(json.dumps({"token": self.token}))
+            self._wait(deadline, "the API", self._api_ready)
+            self._wait(deadline, READY_ENTITY,
+                       lambda: self.api("GET", f"/api/states/{READY_ENTITY}").status == 200)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, timeout: float = 30) -> None:
+        """Terminate hass (it saves its state), kill it if it has not exited after ``timeout`` s."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self, timeout: float = 120) -> DemoHomeAssistant:
+        """Stop and start again: same port, same config dir, same token."""
+        self.stop()
+        return self.start(timeout)
+
+    def api(self, method: str, path: str, json: Any = None) -> Response:
+        """A REST call with the token, e.g. ``api("GET", "/api/states/light.kitchen_lights")``."""
+        return http(method, self.url + path, token=self.token, json_body=json)
+
+    def ws_command(self, msg: dict) -> Any:
+        """Send one WebSocket command (``{"type": ..., ...}``, no id) and return its result."""
+        return _ws_command(self.url, self.token, msg)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> DemoHomeAssistant:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        if self._own_dir:
+            shutil.rmtree(self.config_dir, ignore_errors=True)
+
+    def _write_config(self) -> None:
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        template = string.Template(CONFIG_TEMPLATE.read_text())
+        alexa = ""
+        if self.alexa:  # JSON is YAML: a dict goes in as a flow mapping
+            smart_home = json.dumps(self.alexa) if isinstance(self.alexa, dict) else ""
+            alexa = f"alexa:\n  smart_home: {smart_home}\n"
+        config = template.substitute(port=self.port, config_dir=json.dumps(str(self.config_dir.resolve())),
+                                     alexa=alexa)
+        (self.config_dir / "configuration.yaml").write_text(config)
+
+    def _get(self, path: str) -> Response:
+        try:
+            return http("GET", self.url + path, token=self.token, timeout=5)
+        except OSError as err:  # not listening yet
+            return Response(0, str(err))
+
+    def _api_ready(self) -> bool:
+        status = self._get("/api/").status
+        if status in (401, 403):
+            raise RuntimeError(f"Home Assistant rejected the token saved in {self.config_dir / TOKEN_FILE}")
+        return status == 200
+
+    def _wait(self, deadline: float, what: str, ready) -> None:
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hass exited with code {self.process.returncode} while waiting for "
+                                   f"{what}; log {self.log_path}:\n{self.log_tail()}")
+            if "Activating recovery mode" in self.log_tail(lines=10_000):
+                raise RuntimeError(f"Home Assistant started in recovery mode (bad configuration?); "
+                                   f"log {self.log_path}:\n{self.log_tail()}")
+            try:
+                if ready():
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Home Assistant not ready ({what}) at {self.url}; "
+                                   f"log {self.log_path}:\n{self.log_tail()}")
+            time.sleep(0.2)
+
+    def _create_token(self) -> str:
+        """Onboard the owner user, log in with the auth code, and make a long-lived token."""
+        client_id = self.url + "/"
+        answer = http("POST", self.url + "/api/onboarding/users", json_body={"client_id": client_id, **USER})
+        if answer.status != 200:
+            raise RuntimeError(f"onboarding failed ({answer.status}: {answer.body}); if {self.config_dir} "
+                               f"was onboarded before, its {TOKEN_FILE} is lost: delete the dir")
+        answer = http("POST", self.url + "/auth/token", form={
+            "grant_type": "authorization_code", "code": answer.body["auth_code"], "client_id": client_id})
+        if answer.status != 200:
+            raise RuntimeError(f"login failed ({answer.status}: {answer.body})")
+        return _ws_command(self.url, answer.body["access_token"], {
+            "type": "auth/long_lived_access_token",
+            "client_name": f"demo_ha {uuid.uuid4().hex[:8]}",
+            "lifespan": 365,
+        })
+
+
+def _ws_command(url: str, token: str, msg: dict) -> Any:
+    import websocket  # websocket-client
+
+    ws = websocket.create_connection(url.replace("http", "ws", 1) + "/api/websocket", timeout=30)
+    try:
+        ws.recv()  # auth_required
+        ws.send(json.dumps({"type": "auth", "access_token": token}))
+        answer = json.loads(ws.recv())
+        if answer.get("type") != "auth_ok":
+            raise RuntimeError(f"WebSocket auth failed: {answer}")
+        ws.send(json.dumps({**msg, "id": 1}))
+        while True:
+            answer = json.loads(ws.recv())
+            if answer.get("id") == 1 and answer.get("type") == "result":
+                break
+    finally:
+        ws.close()
+    if not answer.get("success"):
+        raise RuntimeError(f"WebSocket command {msg.get('type')} failed: {answer.get('error')}")
+    return answer.get("result")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo_ha", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("install", help="build the cached Home Assistant venv only")
+    start = sub.add_parser("start", help="start the demo Home Assistant until Ctrl-C")
+    start.add_argument("--config-dir", default=str(cache_dir() / "demo-config"),
+                       help="kept between runs, so the token stays the same (default: %(default)s)")
+    start.add_argument("--port", type=int)
+    start.add_argument("--no-alexa", dest="alexa", action="store_false", help="leave out `alexa: smart_home:`")
+    args = parser.parse_args(argv)
+
+    if args.command == "install":
+        print(install())
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    ha = DemoHomeAssistant(args.config_dir, alexa=args.alexa, port=args.port)
+    try:
+        started = time.monotonic()
+        ha.start()
+        print(f"Home Assistant ready in {time.monotonic() - started:.1f} s; log {ha.log_path}; Ctrl-C stops it",
+              file=sys.stderr, flush=True)
+        print(f"HA_URL={ha.url}\nHA_TOKEN={ha.token}", flush=True)
+        while ha.process.poll() is None:
+            time.sleep(1)
+        print(f"hass exited with code {ha.process.returncode}:\n{ha.log_tail()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        ha.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

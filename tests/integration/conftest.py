@@ -1,0 +1,57 @@
+"""Integration tests run against a real Home Assistant core on 127.0.0.1 (devtools.demo_ha).
+
+Fixtures:
+
+- ``ha``: one ``DemoHomeAssistant`` with ``alexa: smart_home:`` and the demo entities, started once for the
+  whole session and shared by every test. Read from it freely; don't stop, restart or reconfigure it.
+- ``make_ha``: a factory for a test's own Home Assistant, started when called and stopped after the test:
+  ``make_ha(alexa=False)`` for one without the Alexa endpoint, ``make_ha(alexa={"filter": {...}})`` for one
+  with that ``smart_home:`` config, or ``own = make_ha()`` to stop or restart it without disturbing the other
+  tests. Each starts in about 4 s.
+
+The first run installs Home Assistant into ``$BRIDGE_CACHE`` (about 2 minutes). These tests never skip: a
+Home Assistant that cannot start fails them, with its log tail in the message.
+"""
+
+import contextlib
+
+import pytest
+
+from devtools.demo_ha import DemoHomeAssistant, install
+
+
+def start_or_fail(ha: DemoHomeAssistant) -> DemoHomeAssistant:
+    try:
+        return ha.start()
+    except Exception as err:  # noqa: BLE001 - any failure to start is a test failure, never a skip
+        pytest.fail(f"Home Assistant could not start: {err}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def ha_venv(request):
+    """The cached Home Assistant venv; its first install shows progress instead of a silent wait."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        return install()
+
+
+@pytest.fixture(scope="session")
+def ha(ha_venv, tmp_path_factory):
+    demo = DemoHomeAssistant(tmp_path_factory.mktemp("ha"), alexa=True)
+    start_or_fail(demo)
+    yield demo
+    demo.stop()
+
+
+@pytest.fixture
+def make_ha(ha_venv, tmp_path_factory):
+    started = []
+
+    def make(alexa: bool | dict = True) -> DemoHomeAssistant:
+        demo = DemoHomeAssistant(tmp_path_factory.mktemp("ha"), alexa=alexa)
+        started.append(demo)
+        return start_or_fail(demo)
+
+    yield make
+    for demo in started:
+        demo.stop()
