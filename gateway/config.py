@@ -18,7 +18,10 @@ class Settings:
     ha_token: str
     ha_token_parameter: str
     verify_tls: bool
-    ca_bundle: str
+    ca_bundle: str  # a PEM file's path, or the PEM text itself
+    client_cert: str  # PEM file paths for mutual TLS; the key may be inside the certificate's file
+    client_key: str
+    headers_parameter: str  # SSM SecureString: a JSON object of extra request headers (Cloudflare Access)
     assist_agent_id: str
     assist_language: str
 
@@ -33,6 +36,9 @@ def settings() -> Settings:
         ha_token_parameter=env("HA_TOKEN_PARAMETER", "").strip(),
         verify_tls=_flag("HA_VERIFY_TLS", True),
         ca_bundle=env("HA_CA_BUNDLE", "").strip(),
+        client_cert=env("HA_CLIENT_CERT", "").strip(),
+        client_key=env("HA_CLIENT_KEY", "").strip(),
+        headers_parameter=env("HA_HEADERS_PARAMETER", "").strip(),
         assist_agent_id=env("ASSIST_AGENT_ID", "").strip(),
         assist_language=env("ASSIST_LANGUAGE", "").strip(),
     )

@@ -2,15 +2,17 @@
 
 import http.client
 import json
+import re
 import select
 import socket
 import ssl
 import threading
 import time
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
+from gateway import secrets
 from gateway.config import settings
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
 
@@ -21,6 +23,14 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 # Alexa gives up 8 s after it sent the directive; Lambda's own start and hand-over come out of that.
 ALEXA_BUDGET_S = 6.5
 RESPONSE_MARGIN_S = 0.3
+# Headers this client sets itself: extra headers (HA_HEADERS_PARAMETER) may not replace or double them.
+OWN_HEADERS = {"authorization", "accept", "content-type", "content-length", "host", "connection",
+               "transfer-encoding"}
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+INSECURE_WARNING = (
+    "HA_VERIFY_TLS is false: Home Assistant's certificate is not checked, so whoever can intercept the "
+    "connection can read the tokens sent to it; trust its certificate with HA_CA_BUNDLE instead"
+)
 
 
 def deadline(context=None, budget_s: float = ALEXA_BUDGET_S) -> float:
@@ -53,7 +63,9 @@ def _left(until: float) -> float:
 class HomeAssistantClient:
     """Talks to one Home Assistant over one reused connection; safe to share across warm invocations."""
 
-    def __init__(self, base_url: str, verify_tls: bool = True, ca_bundle: str = ""):
+    def __init__(self, base_url: str, verify_tls: bool = True, ca_bundle: str = "", client_cert: str = "",
+                 client_key: str = "", headers_parameter: str = ""):
+        """Raises ValueError, naming the setting, when the URL or a TLS file cannot be used."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"HA_URL must be an http:// or https:// URL, not {base_url!r}")
@@ -62,18 +74,22 @@ class HomeAssistantClient:
         self.base_path = parts.path.rstrip("/")
         self.tls = None
         if parts.scheme == "https":
-            self.tls = ssl.create_default_context(cafile=ca_bundle or None)
-            if not verify_tls:
-                self.tls.check_hostname = False
-                self.tls.verify_mode = ssl.CERT_NONE
+            self.tls = tls_context(verify_tls, ca_bundle, client_cert, client_key)
+        self.headers_parameter = headers_parameter
+        self._warn_insecure = self.tls is not None and not verify_tls  # logged on the first request
         self.connections_opened = 0  # the benchmark and tests read this to see reuse
         self._conn = None
         self._idle_since = 0.0
         self._lock = threading.Lock()
 
     def request(self, method: str, path: str, *, token: str, until: float, body=None) -> Response:
-        """Send one request; raises HomeAssistantUnreachable or HomeAssistantBadAnswer."""
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        """Send one request; raises HomeAssistantUnreachable, HomeAssistantBadAnswer or secrets.SecretError."""
+        if self._warn_insecure:
+            from gateway.log import logger
+
+            self._warn_insecure = False
+            logger.warning(INSECURE_WARNING)
+        headers = {**self._extra_headers(), "Authorization": f"Bearer {token}", "Accept": "application/json"}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
@@ -108,6 +124,11 @@ class HomeAssistantClient:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def _extra_headers(self) -> dict:
+        if not self.headers_parameter:
+            return {}
+        return _parse_headers(self.headers_parameter, secrets.parameter(self.headers_parameter))
 
     def _connection(self, until: float):
         conn = self._conn
@@ -158,6 +179,54 @@ class HomeAssistantClient:
         return Response(response.status, b"".join(chunks), response.getheader("Content-Type", ""))
 
 
+def tls_context(verify: bool, ca_bundle: str, client_cert: str, client_key: str) -> ssl.SSLContext:
+    """The TLS settings for Home Assistant; raises ValueError naming the setting that cannot be used."""
+    pem = ca_bundle if ca_bundle.startswith("-----BEGIN") else None  # the PEM text itself, not a path
+    try:
+        context = ssl.create_default_context(cafile=None if pem else ca_bundle or None, cadata=pem)
+    except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
+        raise ValueError(f"HA_CA_BUNDLE cannot be used: {_why(err)}") from None
+    if client_cert or client_key:
+        if not client_cert:
+            raise ValueError("HA_CLIENT_KEY is set without HA_CLIENT_CERT")
+        try:
+            context.load_cert_chain(client_cert, client_key or None)
+        except OSError as err:
+            raise ValueError(f"HA_CLIENT_CERT or HA_CLIENT_KEY cannot be used: {_why(err)}") from None
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _why(err: Exception) -> str:
+    if isinstance(err, ssl.SSLError):
+        return err.reason or str(err)
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror} ({err.filename})" if err.filename else err.strerror
+    return str(err)
+
+
+@lru_cache(maxsize=2)
+def _parse_headers(name: str, raw: str) -> dict:
+    """The extra headers in an SSM parameter's JSON; errors name the parameter and header, never a value."""
+    try:
+        headers = json.loads(raw)
+    except ValueError:
+        headers = None
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise secrets.SecretError(f"SSM parameter {name!r} (HA_HEADERS_PARAMETER) must hold a JSON object of "
+                                  "header names to string values")
+    for header, value in headers.items():
+        if not HEADER_NAME.fullmatch(header) or header.lower() in OWN_HEADERS:
+            raise secrets.SecretError(f"SSM parameter {name!r} (HA_HEADERS_PARAMETER) may not set header "
+                                      f"{header[:40]!r}")
+        if any(c in value for c in "\r\n\0"):
+            raise secrets.SecretError(f"SSM parameter {name!r} (HA_HEADERS_PARAMETER): the value of "
+                                      f"{header!r} has a line break or NUL")
+    return headers
+
+
 def _unreachable(err: OSError) -> HomeAssistantUnreachable:
     if isinstance(err, TimeoutError):
         return HomeAssistantUnreachable("timeout", "no answer before the deadline")
@@ -173,8 +242,9 @@ def _unreachable(err: OSError) -> HomeAssistantUnreachable:
 
 
 @cache
-def _client(url: str, verify_tls: bool, ca_bundle: str) -> HomeAssistantClient:
-    return HomeAssistantClient(url, verify_tls, ca_bundle)
+def _client(url: str, verify_tls: bool, ca_bundle: str, client_cert: str, client_key: str,
+            headers_parameter: str) -> HomeAssistantClient:
+    return HomeAssistantClient(url, verify_tls, ca_bundle, client_cert, client_key, headers_parameter)
 
 
 def default_client() -> HomeAssistantClient:
@@ -182,4 +252,4 @@ def default_client() -> HomeAssistantClient:
     s = settings()
     if not s.ha_url:
         raise ValueError("HA_URL is not set: configure the URL of your Home Assistant")
-    return _client(s.ha_url, s.verify_tls, s.ca_bundle)
+    return _client(s.ha_url, s.verify_tls, s.ca_bundle, s.client_cert, s.client_key, s.headers_parameter)

@@ -1,18 +1,31 @@
-"""The operator's Home Assistant token: HA_TOKEN, or an SSM SecureString named by HA_TOKEN_PARAMETER."""
+"""Secrets: the operator's Home Assistant token (HA_TOKEN or HA_TOKEN_PARAMETER) and SSM SecureStrings.
 
+A SecureString is read through the AWS Parameters and Secrets Lambda Extension when it runs beside the function
+(an HTTP call on localhost), else through boto3, imported only then. Values are cached for CACHE_TTL_S. Nothing
+here logs a value or puts one in an error message: messages name the parameter only.
+"""
+
+import http.client
 import json
 import os
 import time
+import urllib.parse
 
 from gateway.config import settings
 
 CACHE_TTL_S = 300.0
-EXTENSION_PORT = int(os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "2773"))
+EXTENSION_TIMEOUT_S = 1.0
+SSM_CONNECT_TIMEOUT_S = 1.0
+SSM_READ_TIMEOUT_S = 2.0
 _cache: dict[str, tuple[float, str]] = {}
 
 
+class SecretError(RuntimeError):
+    """A configured secret cannot be read or used; the message names it, never its value."""
+
+
 def default_token() -> str:
-    """The configured token, or "" when none is configured; raises RuntimeError when SSM cannot be read."""
+    """The configured token, or "" when none is configured; raises SecretError when SSM cannot be read."""
     s = settings()
     if s.ha_token:
         return s.ha_token
@@ -22,43 +35,75 @@ def default_token() -> str:
 
 
 def parameter(name: str) -> str:
-    """A decrypted SSM parameter, cached for CACHE_TTL_S."""
+    """A decrypted SSM parameter, cached for CACHE_TTL_S; raises SecretError when it cannot be read."""
     hit = _cache.get(name)
     if hit and time.monotonic() - hit[0] < CACHE_TTL_S:
         return hit[1]
     try:
         value = _from_extension(name)
-    except (OSError, KeyError, ValueError):  # no extension listening, or it could not answer
-        value = None
-    if value is None:
-        value = _from_ssm(name)
+        if value is None:
+            value = _from_ssm(name)
+    except SecretError as err:
+        if hit is None:
+            raise
+        # A value read before outlives an SSM outage: a rotation is rarer than an outage. Retry after the TTL.
+        from gateway.log import logger
+
+        logger.warning("serving a cached SSM parameter: refreshing it failed", extra={"reason": str(err)})
+        value = hit[1]
     _cache[name] = (time.monotonic(), value)
     return value
 
 
-def _from_extension(name: str):
-    """Read through the AWS Parameters and Secrets Lambda Extension when it runs beside us."""
+def _from_extension(name: str) -> str | None:
+    """The value through the Parameters and Secrets Lambda Extension; None when no extension is listening."""
     session_token = os.environ.get("AWS_SESSION_TOKEN")
-    if not session_token:
+    if not session_token:  # not on Lambda: the extension authenticates callers with this token
         return None
-    import urllib.parse
-    import urllib.request
-
+    port = int(os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT") or 2773)
     query = urllib.parse.urlencode({"name": name, "withDecryption": "true"})
-    request = urllib.request.Request(
-        f"http://localhost:{EXTENSION_PORT}/systemsmanager/parameters/get?{query}",
-        headers={"X-Aws-Parameters-Secrets-Token": session_token},
-    )
-    with urllib.request.urlopen(request, timeout=1.0) as response:
-        return json.load(response)["Parameter"]["Value"]
+    # http.client rather than urllib.request: no proxy from the environment may see this call.
+    conn = http.client.HTTPConnection("localhost", port, timeout=EXTENSION_TIMEOUT_S)
+    try:
+        conn.request("GET", f"/systemsmanager/parameters/get?{query}",
+                     headers={"X-Aws-Parameters-Secrets-Token": session_token})
+        response = conn.getresponse()
+        body = response.read()
+    except ConnectionRefusedError:
+        return None
+    except (OSError, http.client.HTTPException) as err:
+        raise SecretError(f"cannot read SSM parameter {name!r}: the Parameters and Secrets extension failed "
+                          f"({type(err).__name__})") from None
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise SecretError(f"cannot read SSM parameter {name!r}: the Parameters and Secrets extension answered "
+                          f"HTTP {response.status}")
+    return _value(name, body)
 
 
 def _from_ssm(name: str) -> str:
-    import boto3  # rarely needed and heavy (about 0.4 s with a client): only here
-    from botocore.config import Config
-
-    ssm = boto3.client("ssm", config=Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 1}))
     try:
-        return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-    except Exception as err:  # botocore's error classes are many; the name is enough to act on
-        raise RuntimeError(f"cannot read SSM parameter {name!r}: {type(err).__name__}") from None
+        import boto3  # rarely needed and heavy (about 0.4 s with a client): only here
+        from botocore.config import Config
+    except ImportError:
+        raise SecretError(f"cannot read SSM parameter {name!r}: boto3 is not installed") from None
+    config = Config(connect_timeout=SSM_CONNECT_TIMEOUT_S, read_timeout=SSM_READ_TIMEOUT_S,
+                    retries={"total_max_attempts": 1})
+    try:
+        answer = boto3.client("ssm", config=config).get_parameter(Name=name, WithDecryption=True)
+    except Exception as err:  # botocore's error classes are many; its error code or class name is enough
+        code = getattr(err, "response", {}).get("Error", {}).get("Code") or type(err).__name__
+        raise SecretError(f"cannot read SSM parameter {name!r}: {code}") from None
+    return _value(name, answer)
+
+
+def _value(name: str, answer) -> str:
+    """The value in a GetParameter answer (JSON bytes from the extension, a dict from boto3)."""
+    try:
+        value = (json.loads(answer) if isinstance(answer, bytes) else answer)["Parameter"]["Value"]
+    except (ValueError, KeyError, TypeError):
+        value = None
+    if not isinstance(value, str):
+        raise SecretError(f"cannot read SSM parameter {name!r}: the answer has no value")
+    return value

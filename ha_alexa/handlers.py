@@ -7,7 +7,8 @@ from gateway.ha_client import deadline, default_client
 from gateway.log import logger
 from gateway.metrics import error as count_error
 from gateway.metrics import milliseconds
-from gateway.secrets import default_token
+from gateway.secrets import SecretError, default_token
+from ha_alexa import discovery
 from ha_alexa.directive import echo_fields, parse
 from ha_alexa.errors import (
     AlexaAcceptGrantError,
@@ -35,9 +36,13 @@ def handle(event, context) -> dict:
         if not token:
             raise AlexaInvalidAuthorizationError("the directive carries no token and HA_TOKEN is not configured")
         answer = forward_directive(event, token, deadline(context))
+        if (directive.namespace, directive.name) == ("Alexa.Discovery", "Discover"):
+            answer = discovery.guard(answer)
         logger.info("directive answered", extra={"directive": f"{directive.namespace}.{directive.name}"})
         return answer
     except Exception as err:
+        if isinstance(err, SecretError):  # SSM unreadable, or a secret unusable: the message names it
+            err = AlexaInternalError(str(err))
         if not isinstance(err, AlexaError):
             logger.exception("unexpected failure")
             err = AlexaInternalError(f"the bridge failed: {type(err).__name__}")
