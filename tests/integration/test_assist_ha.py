@@ -1,0 +1,167 @@
+"""Assist custom skill requests through the bridge to a real Home Assistant core (built-in agent, offline)."""
+
+import json
+import re
+import time
+
+import pytest
+
+from fast_path import lambda_handler
+from support import ROOT, FakeContext
+
+KITCHEN = "light.kitchen_lights"
+
+
+def skill_event(request_type="IntentRequest", *, intent=None, query=None, locale="en-US", attributes=None,
+                new=True, access_token=None):
+    user = {"userId": "amzn1.ask.account.INTEGRATION"}
+    if access_token:
+        user["accessToken"] = access_token
+    request = {"type": request_type, "requestId": "amzn1.echo-api.request.it", "locale": locale,
+               "timestamp": "2025-01-01T00:00:00Z"}
+    if intent:
+        slots = {"query": {"name": "query", "confirmationStatus": "NONE"}}
+        if query is not None:
+            slots["query"]["value"] = query
+        request["intent"] = {"name": intent, "confirmationStatus": "NONE", "slots": slots}
+    return {"version": "1.0",
+            "session": {"new": new, "sessionId": "amzn1.echo-api.session.it", "attributes": attributes or {},
+                        "user": user},
+            "context": {"System": {"user": user}},
+            "request": request}
+
+
+def say(query, **kwargs):
+    return lambda_handler(skill_event(intent="AssistIntent", query=query, **kwargs), FakeContext())
+
+
+def spoken(answer) -> str:
+    ssml = answer["response"]["outputSpeech"]["ssml"]
+    assert ssml.startswith("<speak>") and ssml.endswith("</speak>")
+    return ssml[len("<speak>"):-len("</speak>")]
+
+
+def state(ha, entity_id) -> str:
+    return ha.api("GET", f"/api/states/{entity_id}").body["state"]
+
+
+def wait_for_state(ha, entity_id, wanted, timeout=10.0) -> str:
+    until = time.monotonic() + timeout
+    while (current := state(ha, entity_id)) != wanted and time.monotonic() < until:
+        time.sleep(0.1)
+    return current
+
+
+@pytest.fixture
+def kitchen_on(ha):
+    """The kitchen lights on before the test and after it: the `ha` fixture is shared by the whole session."""
+    ha.api("POST", "/api/services/light/turn_on", json={"entity_id": KITCHEN})
+    assert wait_for_state(ha, KITCHEN, "on") == "on"
+    yield
+    ha.api("POST", "/api/services/light/turn_on", json={"entity_id": KITCHEN})
+
+
+@pytest.fixture
+def operator(ha, bridge_env):
+    """The bridge configured with the operator's token (HA_TOKEN), as in a local run."""
+    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token)
+    return ha
+
+
+def test_turn_off_the_kitchen_lights_switches_them_off(operator, kitchen_on):
+    answer = say("turn off the kitchen lights")
+    assert spoken(answer) == "Turned off the light"
+    assert answer["response"]["shouldEndSession"] is True
+    assert answer["sessionAttributes"]["conversation_id"]
+    assert wait_for_state(operator, KITCHEN, "off") == "off"
+
+
+def test_the_account_linked_token_is_enough(ha, bridge_env, kitchen_on):
+    bridge_env(HA_URL=ha.url)  # no HA_TOKEN: the skill's account linking gives the token
+    answer = say("turn off the kitchen lights", access_token=ha.token)
+    assert spoken(answer) == "Turned off the light"
+    assert wait_for_state(ha, KITCHEN, "off") == "off"
+
+
+def test_is_the_front_door_locked_is_answered(operator):
+    assert state(operator, "lock.front_door") in ("locked", "unlocked")
+    answer = say("is the front door locked")
+    # A yes/no answer from HA's built-in agent (not an apology of the bridge, not "not understood").
+    assert re.match(r"(Yes|No)\b", spoken(answer)), spoken(answer)
+    assert answer["response"]["shouldEndSession"] is True
+
+
+def test_a_dialog_keeps_one_conversation_across_turns(operator, kitchen_on):
+    launch = lambda_handler(skill_event("LaunchRequest"), FakeContext())
+    assert launch["response"]["shouldEndSession"] is False
+    first = say("turn off the kitchen lights", new=False, attributes=launch["sessionAttributes"])
+    conversation_id = first["sessionAttributes"]["conversation_id"]
+    assert first["response"]["shouldEndSession"] is False  # in a dialog the skill keeps listening
+    assert first["response"]["directives"][0]["type"] == "Dialog.ElicitSlot"
+    second = say("turn on the kitchen lights", new=False, attributes=first["sessionAttributes"])
+    assert spoken(second) == "Turned on the light"
+    # HA continued the conversation it was given instead of starting a new one.
+    assert second["sessionAttributes"]["conversation_id"] == conversation_id
+    assert wait_for_state(operator, KITCHEN, "on") == "on"
+    stop = lambda_handler(skill_event(intent="AMAZON.StopIntent", new=False, attributes=second["sessionAttributes"]),
+                          FakeContext())
+    assert stop["response"]["shouldEndSession"] is True
+
+
+def test_what_the_agent_does_not_understand_is_its_own_answer(operator):
+    answer = say("sing me a song about the moon")
+    assert spoken(answer).startswith("Sorry, I")
+    assert "Home Assistant" not in spoken(answer)  # HA's words, not the bridge's apology
+
+
+def test_the_locale_picks_home_assistants_language(operator):
+    answer = say("hallo", locale="de-DE")
+    assert spoken(answer) == "Hallo vom Home Assistant."
+
+
+def test_a_configured_agent_is_used(operator, bridge_env, kitchen_on):
+    bridge_env(ASSIST_AGENT_ID="conversation.home_assistant", ASSIST_LANGUAGE="en")
+    assert spoken(say("turn off the kitchen lights")) == "Turned off the light"
+    bridge_env(ASSIST_AGENT_ID="conversation.no_such_agent")
+    assert spoken(say("turn on the kitchen lights")) == "Sorry, something went wrong talking to Home Assistant."
+
+
+def test_a_wrong_token_is_a_spoken_apology(ha, bridge_env):
+    bridge_env(HA_URL=ha.url, HA_TOKEN="not-a-valid-token")
+    answer = say("turn off the kitchen lights")
+    assert spoken(answer) == "Sorry, Home Assistant rejected the bridge&apos;s access token."
+    linked = say("turn off the kitchen lights", access_token="expired-linked-token")
+    assert linked["response"]["card"] == {"type": "LinkAccount"}
+
+
+def test_a_stopped_home_assistant_is_a_spoken_apology(make_ha, bridge_env):
+    own = make_ha(alexa=False)
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
+    assert spoken(say("turn off the kitchen lights")) == "Turned off the light"
+    own.stop()
+    answer = say("turn on the kitchen lights")
+    assert spoken(answer) == "Sorry, I can&apos;t reach Home Assistant right now."
+    assert answer["response"]["shouldEndSession"] is True
+    own.start()  # the connection the bridge kept is dead: it must open a new one
+    assert spoken(say("turn on the kitchen lights")) == "Turned on the light"
+
+
+def test_the_sample_events_run_in_the_lambda_runtime(operator, kitchen_on):
+    """The events/ samples through the real runtime interface client: cold start, then warm invocations."""
+    from devtools.local_invoke import invoke
+
+    names = ["assist_launch", "assist_turn_off_kitchen_lights", "assist_follow_up", "assist_stop",
+             "assist_session_ended"]
+    events = [json.loads((ROOT / "events" / f"{name}.json").read_text()) for name in names]
+    results = invoke(events, env={"HA_URL": operator.url, "HA_TOKEN": operator.token}, echo=False)
+    assert [result.error for result in results] == [None] * len(events)
+    launch, turn_off, follow_up, stop, ended = (result.response for result in results)
+    assert launch["response"]["shouldEndSession"] is False
+    assert spoken(turn_off) == "Turned off the light"
+    assert spoken(follow_up) == "Turned on the light"
+    assert follow_up["sessionAttributes"]["conversation_id"] == "01JSAMPLECONVERSATION0000000"
+    assert spoken(stop) == "Goodbye."
+    assert ended["response"] == {}
+    names = {metric["name"] for result in results for metric in result.metrics}
+    assert {"RequestLatency", "HomeAssistantLatency", "InitDuration"} <= names
+    assert wait_for_state(operator, KITCHEN, "on") == "on"
