@@ -1,0 +1,207 @@
+"""Secrets from SSM: through the Parameters and Secrets extension or boto3 (moto), cached, never logged."""
+
+import io
+import json
+import socket
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from support import TOKEN, FakeContext
+from fast_path import lambda_handler
+from gateway import secrets
+from gateway.secrets import SecretError, default_token
+
+PARAMETER = "/ha-alexa-bridge/token"
+SESSION_TOKEN = "session-token-from-lambda"
+CF_HEADERS = {"CF-Access-Client-Id": "client-id.access", "CF-Access-Client-Secret": "cf-SECRET-0123456789"}
+
+
+def refused_port() -> int:
+    with socket.socket() as sock:  # free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def output(capsys):
+    """Everything the bridge prints from here on, its log lines and metrics: `output()` reads it."""
+    from gateway.log import logger
+
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)  # bound to the stdout of its import, not the test's
+    yield lambda: stream.getvalue() + "".join(capsys.readouterr())
+    logger.registered_handler.setStream(previous)
+
+
+@pytest.fixture
+def ssm(monkeypatch):
+    """A moto SSM (boto3's path; no extension, as outside Lambda); yields a boto3 client to write parameters."""
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        import boto3
+
+        yield boto3.client("ssm")
+
+
+@pytest.fixture
+def extension(fake_ha, monkeypatch):
+    """A fake Parameters and Secrets extension: `extension(values)` serves {name: value}; returns its requests."""
+
+    def start(values, status=200):
+        def answer(method, path, headers, body):
+            name = parse_qs(urlsplit(path).query)["name"][0]
+            if status != 200 or name not in values:
+                return status if status != 200 else 400, b"parameter not found", {"Content-Type": "text/plain"}
+            return 200, {"Parameter": {"Name": name, "Type": "SecureString", "Value": values[name]}}, None
+
+        server = fake_ha(answer)
+        monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+        monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", server.url.rsplit(":", 1)[1])
+        return server.requests
+
+    return start
+
+
+def directive_without_token():
+    header = {"namespace": "Alexa.PowerController", "name": "TurnOn", "payloadVersion": "3", "messageId": "m-1",
+              "correlationToken": "corr-1"}
+    return {"directive": {"header": header, "endpoint": {"endpointId": "light#kitchen"}, "payload": {}}}
+
+
+def ok_for(event):
+    header = event["directive"]["header"]
+    return {"event": {"header": {"namespace": "Alexa", "name": "Response", "payloadVersion": "3", "messageId": "r",
+                                 "correlationToken": header["correlationToken"]},
+                      "endpoint": {"endpointId": "light#kitchen"}, "payload": {}}}
+
+
+def test_the_token_parameter_is_read_through_boto3_and_cached(ssm, bridge_env, monkeypatch):
+    ssm.put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
+    bridge_env(HA_TOKEN_PARAMETER=PARAMETER)
+    assert default_token() == TOKEN
+    ssm.put_parameter(Name=PARAMETER, Value="rotated", Type="SecureString", Overwrite=True)
+    assert default_token() == TOKEN  # from the cache
+    monkeypatch.setattr(secrets, "CACHE_TTL_S", 0.0)
+    assert default_token() == "rotated"  # a rotation is picked up once the cache expires
+
+
+def test_ha_token_wins_over_the_parameter_and_nothing_configured_is_empty(bridge_env):
+    bridge_env(HA_TOKEN="plain", HA_TOKEN_PARAMETER=PARAMETER)
+    assert default_token() == "plain"
+    bridge_env(HA_TOKEN="", HA_TOKEN_PARAMETER="")
+    assert default_token() == ""
+
+
+def test_the_extension_is_used_when_it_listens_and_gets_the_session_token(extension, bridge_env, monkeypatch):
+    requests = extension({PARAMETER: TOKEN})
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", f"http://127.0.0.1:{refused_port()}")  # boto3 would fail
+    bridge_env(HA_TOKEN_PARAMETER=PARAMETER)
+    assert default_token() == TOKEN
+    assert default_token() == TOKEN
+    [(method, path, headers, _)] = requests  # the second read came from the cache
+    assert (method, urlsplit(path).path) == ("GET", "/systemsmanager/parameters/get")
+    assert parse_qs(urlsplit(path).query) == {"name": [PARAMETER], "withDecryption": ["true"]}
+    assert headers["X-Aws-Parameters-Secrets-Token"] == SESSION_TOKEN
+
+
+def test_without_a_listening_extension_boto3_reads_the_parameter(ssm, bridge_env, monkeypatch):
+    ssm.put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(refused_port()))
+    bridge_env(HA_TOKEN_PARAMETER=PARAMETER)
+    assert default_token() == TOKEN
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_an_extension_that_fails_is_an_error_that_names_the_parameter(extension, bridge_env, status):
+    extension({}, status=status)
+    bridge_env(HA_TOKEN_PARAMETER=PARAMETER)
+    with pytest.raises(SecretError, match=f"{PARAMETER}.*HTTP {status}"):
+        default_token()
+
+
+def test_a_missing_parameter_is_an_error_that_names_it(ssm, bridge_env):
+    bridge_env(HA_TOKEN_PARAMETER=PARAMETER)
+    with pytest.raises(SecretError, match=f"{PARAMETER}.*ParameterNotFound"):
+        default_token()
+
+
+def test_a_cached_value_outlives_an_ssm_outage(ssm, bridge_env, monkeypatch, output):
+    ssm.put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
+    bridge_env(HA_TOKEN_PARAMETER=PARAMETER)
+    assert default_token() == TOKEN
+    ssm.delete_parameter(Name=PARAMETER)
+    monkeypatch.setattr(secrets, "CACHE_TTL_S", 0.0)
+    assert default_token() == TOKEN
+    printed = output()
+    assert "serving a cached SSM parameter" in printed
+    assert TOKEN not in printed
+
+
+def test_ssm_failure_without_a_directive_token_is_an_internal_error(ssm, fake_ha, bridge_env, alexa_schema, output):
+    ha = fake_ha(lambda *request: (200, {}, None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN_PARAMETER=PARAMETER)
+    answer = lambda_handler(directive_without_token(), FakeContext())
+    assert not list(alexa_schema.iter_errors(answer))
+    assert answer["event"]["payload"]["type"] == "INTERNAL_ERROR"
+    assert PARAMETER in answer["event"]["payload"]["message"]
+    assert answer["event"]["header"]["correlationToken"] == "corr-1"
+    assert ha.requests == []
+    assert "unexpected failure" not in output()  # an expected fault, not a crash
+
+
+def test_the_token_from_ssm_is_sent_to_ha_and_never_logged(ssm, fake_ha, bridge_env, output):
+    ssm.put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
+    ha = fake_ha(lambda method, path, headers, body: (200, ok_for(json.loads(body)), None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN_PARAMETER=PARAMETER)
+    assert lambda_handler(directive_without_token(), FakeContext())["event"]["header"]["name"] == "Response"
+    assert ha.requests[0][2]["Authorization"] == f"Bearer {TOKEN}"
+    printed = output()
+    assert "directive answered" in printed
+    assert TOKEN not in printed
+
+
+def test_extra_headers_from_ssm_go_with_every_request_and_are_never_logged(ssm, fake_ha, bridge_env, output):
+    ssm.put_parameter(Name="/bridge/headers", Value=json.dumps(CF_HEADERS), Type="SecureString")
+    ha = fake_ha(lambda method, path, headers, body: (200, ok_for(json.loads(body)), None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_HEADERS_PARAMETER="/bridge/headers")
+    for _ in range(2):
+        assert lambda_handler(directive_without_token(), FakeContext())["event"]["header"]["name"] == "Response"
+    for _, _, headers, _ in ha.requests:
+        assert {name: headers[name] for name in CF_HEADERS} == CF_HEADERS
+        assert headers["Authorization"] == f"Bearer {TOKEN}"
+    printed = output()
+    assert "directive answered" in printed
+    assert CF_HEADERS["CF-Access-Client-Secret"] not in printed
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("not json " + CF_HEADERS["CF-Access-Client-Secret"], "JSON object"),
+        (json.dumps(["CF-Access-Client-Id"]), "JSON object"),
+        (json.dumps({"CF-Access-Client-Id": 5}), "JSON object"),
+        (json.dumps({"authorization": "Bearer other"}), "may not set header 'authorization'"),
+        (json.dumps({"Bad Header": "x"}), "may not set header 'Bad Header'"),
+        (json.dumps({"CF-Access-Client-Secret": CF_HEADERS["CF-Access-Client-Secret"] + "\r\nX: y"}), "line break"),
+    ],
+)
+def test_unusable_extra_headers_are_an_internal_error_that_hides_the_value(ssm, fake_ha, bridge_env, alexa_schema,
+                                                                           output, value, words):
+    ssm.put_parameter(Name="/bridge/headers", Value=value, Type="SecureString")
+    ha = fake_ha(lambda *request: (200, {}, None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_HEADERS_PARAMETER="/bridge/headers")
+    answer = lambda_handler(directive_without_token(), FakeContext())
+    assert not list(alexa_schema.iter_errors(answer))
+    assert answer["event"]["payload"]["type"] == "INTERNAL_ERROR"
+    assert words in answer["event"]["payload"]["message"]
+    assert "HA_HEADERS_PARAMETER" in answer["event"]["payload"]["message"]
+    assert ha.requests == []
+    printed = output()
+    assert "directive failed" in printed
+    assert CF_HEADERS["CF-Access-Client-Secret"] not in printed + json.dumps(answer)
