@@ -6,6 +6,8 @@ import socket
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from support import FakeContext
 from fast_path import lambda_handler
@@ -170,7 +172,8 @@ def test_language_and_agent_come_from_the_settings_when_set(fake_ha, bridge_env)
     ha = fake_ha(answering())
     bridge_env(HA_URL=ha.url, HA_TOKEN=OPERATOR_TOKEN, ASSIST_LANGUAGE="nl", ASSIST_AGENT_ID="conversation.chatgpt")
     lambda_handler(assist_event(locale="en-GB"), FakeContext())
-    assert sent_body(ha) == {"text": "turn off the kitchen lights", "language": "nl", "agent_id": "conversation.chatgpt"}
+    assert sent_body(ha) == {"text": "turn off the kitchen lights", "language": "nl",
+                             "agent_id": "conversation.chatgpt"}
 
 
 def test_the_language_follows_the_locale_of_the_request(fake_ha, bridge_env):
@@ -503,3 +506,39 @@ def test_the_alexa_api_token_goes_only_to_an_https_endpoint(endpoint):
     with pytest.raises(ValueError):
         progressive.send(endpoint, "alexa-api-token", "request-1", "<speak>x</speak>")
 
+
+
+def test_an_unreadable_token_parameter_is_an_apology(bridge_env, monkeypatch, output):
+    def unreadable():
+        raise RuntimeError("cannot read SSM parameter '/bridge/token': NoCredentialsError")
+
+    monkeypatch.setattr("ha_assist.conversation.default_token", unreadable)
+    bridge_env(HA_URL="http://127.0.0.1:9", HA_TOKEN_PARAMETER="/bridge/token")
+    answer = lambda_handler(assist_event(), FakeContext())
+    assert_valid(answer)
+    assert spoken(answer) == "Sorry, something went wrong talking to Home Assistant."
+    out = output()
+    assert "NoCredentialsError" in out and '"ErrorType":"ASSIST_INTERNAL"' in out
+
+
+# --- whatever Alexa (or anyone) sends -----------------------------------------------------------------------
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
+                                                                                max_size=4),
+                    max_leaves=12)
+REQUEST_TYPES = st.sampled_from(["LaunchRequest", "IntentRequest", "SessionEndedRequest",
+                                 "System.ExceptionEncountered", "Messaging.MessageReceived", ""])
+INTENT_NAMES = st.sampled_from(["AssistIntent", "AMAZON.HelpIntent", "AMAZON.StopIntent", "AMAZON.FallbackIntent",
+                                "AMAZON.NavigateHomeIntent", "Nope"]) | JSON
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request_type=REQUEST_TYPES, intent=INTENT_NAMES, slots=JSON, locale=JSON, session=JSON, context=JSON,
+       extra=st.dictionaries(st.sampled_from(["reason", "error", "requestId", "dialogState"]), JSON, max_size=3))
+def test_any_request_gets_a_valid_answer(bridge_env, request_type, intent, slots, locale, session, context, extra):
+    bridge_env(HA_TOKEN=OPERATOR_TOKEN)  # no HA_URL: nothing leaves the process
+    event = {"version": "1.0", "session": session, "context": context,
+             "request": {"type": request_type, "locale": locale, "intent": {"name": intent, "slots": slots}, **extra}}
+    answer = lambda_handler(event, FakeContext())
+    assert_valid(answer, speaks="outputSpeech" in answer.get("response", {}))
