@@ -104,7 +104,10 @@ class HomeAssistantClient:
                     sock.settimeout(_left(until))
                     response = conn.getresponse()
                 except ConnectionError as err:
+                    alert = _tls_alert(sock)
                     self.close()
+                    if alert is not None:
+                        raise alert from None
                     # The server closed a reused connection before answering: it has not seen this request.
                     if reused and attempt == 1:
                         continue
@@ -225,6 +228,23 @@ def _parse_headers(name: str, raw: str) -> dict:
             raise secrets.SecretError(f"SSM parameter {name!r} (HA_HEADERS_PARAMETER): the value of "
                                       f"{header!r} has a line break or NUL")
     return headers
+
+
+def _tls_alert(sock) -> HomeAssistantUnreachable | None:
+    """The TLS alert a server sent before closing, if any: TLS 1.3 refuses a client certificate after the handshake,
+    so a missing one shows as a broken pipe on sending unless the alert is read."""
+    if not isinstance(sock, ssl.SSLSocket):
+        return None
+    try:
+        sock.settimeout(0)
+        sock.recv(1)
+    except ssl.SSLWantReadError:
+        return None
+    except ssl.SSLError as err:
+        return _unreachable(err)
+    except OSError:
+        return None
+    return None
 
 
 def _unreachable(err: OSError) -> HomeAssistantUnreachable:
