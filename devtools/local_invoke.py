@@ -41,6 +41,8 @@ class Result:
     duration_ms: float = 0.0
     init_ms: float | None = None  # only on the first invocation of an execution environment
     max_memory_mb: int | None = None
+    cpu_ms: float | None = None  # CPU time (all threads) the process used during this invocation
+    init_cpu_ms: float | None = None  # CPU time of INIT, on the first invocation only
     metrics: list[dict] = field(default_factory=list)  # {"name", "value", "unit", "dimensions"} from EMF lines
     logs: list[str] = field(default_factory=list)
 
@@ -65,7 +67,7 @@ class _RuntimeAPI(BaseHTTPRequestHandler):
         box = self.server.sandbox
         if not self.path.endswith("/runtime/invocation/next"):
             return self._reply(404, b'{"errorMessage": "unknown endpoint"}')
-        box.messages.put(("next", None, time.perf_counter(), None))
+        box.messages.put(("next", None, time.perf_counter(), None, _cpu_ms(box.proc.pid)))
         item = box.events.get()  # long poll: wait for the next event
         if item is None:  # the sandbox is closing
             self.close_connection = True
@@ -75,7 +77,7 @@ class _RuntimeAPI(BaseHTTPRequestHandler):
         headers = {"Lambda-Runtime-Aws-Request-Id": request_id,
                    "Lambda-Runtime-Deadline-Ms": int((time.time() + timeout) * 1000),
                    "Lambda-Runtime-Invoked-Function-Arn": box.function_arn, "Lambda-Runtime-Trace-Id": trace}
-        box.messages.put(("handout", None, time.perf_counter(), None))
+        box.messages.put(("handout", None, time.perf_counter(), None, _cpu_ms(box.proc.pid)))
         self._reply(200, body, headers)
 
     def do_POST(self):  # .../invocation/{id}/response, .../invocation/{id}/error, .../init/error
@@ -85,7 +87,7 @@ class _RuntimeAPI(BaseHTTPRequestHandler):
         if kind not in ("response", "error"):
             return self._reply(404, b'{"errorMessage": "unknown endpoint"}')
         kind = "init_error" if "/init/" in self.path else kind
-        box.messages.put((kind, body, received, _max_memory_mb(box.proc.pid)))
+        box.messages.put((kind, body, received, _max_memory_mb(box.proc.pid), _cpu_ms(box.proc.pid)))
         self._reply(202, b'{"status": "OK"}')
 
 
@@ -95,6 +97,7 @@ class _Sandbox:
     def __init__(self, cmd: list[str], env: dict, cwd: str, memory: int, echo: bool):
         self.messages, self.events = queue.Queue(), queue.Queue()
         self.memory, self.echo, self.init_ms, self.logs = memory, echo, None, []
+        self.init_cpu_ms = None
         self.function_arn = f"arn:aws:lambda:{env['AWS_REGION']}:123456789012:function:{FUNCTION_NAME}"
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _RuntimeAPI)
         self.server.daemon_threads, self.server.sandbox = True, self
@@ -123,14 +126,14 @@ class _Sandbox:
 
     def invoke(self, event: object, timeout: float) -> Result:
         r = Result(request_id=str(uuid.uuid4()))
-        self.logs, cold, handed = r.logs, self.init_ms is None, None
+        self.logs, cold, handed, cpu_handed = r.logs, self.init_ms is None, None, None
         self.log(f"START RequestId: {r.request_id} Version: $LATEST")
         self.events.put((r.request_id, json.dumps(event).encode(), timeout))
         limit = time.perf_counter() + timeout + (INIT_LIMIT_S if cold else 1.0)
         while True:
             self.pump(0.01)  # messages carry their own timestamps: this poll interval costs no accuracy
             try:
-                kind, payload, when, memory = self.messages.get_nowait()
+                kind, payload, when, memory, cpu = self.messages.get_nowait()
             except queue.Empty:
                 if self.proc.poll() is not None:
                     code = self.proc.returncode
@@ -147,19 +150,22 @@ class _Sandbox:
                     break
                 continue
             if kind == "next" and self.init_ms is None:
-                self.init_ms = (when - self.started) * 1000
+                self.init_ms, self.init_cpu_ms = (when - self.started) * 1000, cpu
             elif kind == "handout":
-                handed, limit = when, when + timeout
+                handed, limit, cpu_handed = when, when + timeout, cpu
             elif kind in ("response", "error", "init_error"):
                 if self.init_ms is None:  # INIT failed: it lasted until the init error
                     self.init_ms = (when - self.started) * 1000
                 r.duration_ms, r.max_memory_mb = (when - (handed or when)) * 1000, memory
+                if cpu is not None and cpu_handed is not None:
+                    r.cpu_ms = cpu - cpu_handed
                 setattr(r, "response" if kind == "response" else "error", _decode(payload))
                 if kind == "init_error":  # awslambdaric exits after it
                     self.close()
                 break
         self.pump(1.0 if self.proc.poll() is not None else 0)  # an exited process: read to EOF
         r.init_ms = self.init_ms if cold else None
+        r.init_cpu_ms = self.init_cpu_ms if cold else None
         r.metrics = [m for line in r.logs for m in _emf_metrics(line)]
         billed = math.ceil(r.duration_ms + (r.init_ms or 0))  # since August 2025 Lambda bills INIT too
         init = f"\tInit Duration: {r.init_ms:.2f} ms" if r.init_ms is not None else ""
@@ -189,6 +195,17 @@ def _decode(payload: bytes) -> object:
     with contextlib.suppress(ValueError):
         return json.loads(payload)
     return payload.decode(errors="replace")
+
+
+def _cpu_ms(pid: int) -> float | None:
+    """CPU time (user + system, all threads, dead ones included) process `pid` has used, in ms; Linux only.
+
+    Reads the process's CPU-time clock (clock_getcpuclockid(3): ~pid << 3 | CPUCLOCK_SCHED), which has
+    nanosecond resolution where /proc/<pid>/stat has 10 ms ticks.
+    """
+    with contextlib.suppress(OSError, OverflowError, AttributeError):
+        return time.clock_gettime((~pid << 3) | 2) * 1000
+    return None
 
 
 def _max_memory_mb(pid: int) -> int | None:

@@ -1,0 +1,1 @@
+"""The cold-start benchmark (`make bench`): the bridge against two baselines, through the real Lambda runtime client."""
