@@ -1,0 +1,188 @@
+"""WebSocket client for Home Assistant's API: authentication, numbered commands, results matched to them.
+
+Only operator actions use it, so websocket-client is imported inside `connect`, never at module level: the
+Smart Home path neither imports this module nor pays for the library.
+"""
+
+import json
+import time
+from collections import defaultdict, deque
+from urllib.parse import quote
+
+from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
+from gateway.ha_client import _unreachable
+
+WEBSOCKET_PATH = "/api/websocket"
+# Answers that close a command: "result" for commands, "pong" for {"type": "ping"}.
+FINAL_TYPES = ("result", "pong")
+
+
+class WebSocketAuthFailed(HomeAssistantError):
+    """Home Assistant answered the WebSocket authentication with `auth_invalid`."""
+
+
+class WebSocketCommandFailed(HomeAssistantError):
+    """A command's result had `success: false`; `reason` is Home Assistant's error code."""
+
+
+def websocket_url(client) -> str:
+    """The WebSocket URL of the Home Assistant that `client` (a HomeAssistantClient) talks to."""
+    host = f"[{client.host}]" if ":" in client.host else client.host
+    scheme = "wss" if client.tls is not None else "ws"
+    return f"{scheme}://{host}:{client.port}{quote(client.base_path)}{WEBSOCKET_PATH}"
+
+
+def _left(until: float) -> float:
+    left = until - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline reached")
+    return left
+
+
+class HomeAssistantWebSocket:
+    """One authenticated connection. Messages for other ids (events, earlier results) are kept, not lost."""
+
+    def __init__(self, ws, ha_version: str):
+        self.ha_version = ha_version
+        self._ws = ws
+        self._next_id = 1
+        self._results: dict[int, dict] = {}
+        self._events: dict[int, deque] = defaultdict(deque)
+
+    def send(self, message: dict) -> int:
+        """Send a command (a dict with "type", without "id"); returns the id its result will carry."""
+        message_id = self._next_id
+        self._next_id += 1
+        self._io(lambda: self._ws.send(json.dumps({**message, "id": message_id})))
+        return message_id
+
+    def result(self, message_id: int, until: float):
+        """The result of command `message_id`, waiting for it until `until`; raises WebSocketCommandFailed."""
+        while message_id not in self._results:
+            self._receive(until)
+        answer = self._results.pop(message_id)
+        if answer.get("type") == "pong":
+            return None
+        if not answer.get("success"):
+            error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+            raise WebSocketCommandFailed(str(error.get("code") or "failed"), str(error.get("message") or answer))
+        return answer.get("result")
+
+    def command(self, message: dict, until: float):
+        """Send one command and return its result."""
+        return self.result(self.send(message), until)
+
+    def next_event(self, message_id: int, until: float) -> dict:
+        """The next event of subscription `message_id`, buffered or waited for."""
+        while not self._events[message_id]:
+            self._receive(until)
+        return self._events[message_id].popleft()
+
+    def close(self) -> None:
+        try:
+            self._ws.close(timeout=0.5)
+        except Exception:  # closing a broken connection may fail: it is closed either way
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _receive(self, until: float) -> None:
+        """Read one frame and file its messages by id (Home Assistant may send a list of messages)."""
+        for message in _messages(self._io(self._ws.recv, until)):
+            message_id = message.get("id")
+            if not isinstance(message_id, int):
+                continue
+            if message.get("type") in FINAL_TYPES:
+                self._results[message_id] = message
+            elif message.get("type") == "event":
+                self._events[message_id].append(message.get("event"))
+
+    def _io(self, operation, until: float | None = None):
+        try:
+            if until is not None:
+                self._ws.settimeout(_left(until))
+            return operation()
+        except Exception as err:
+            raise _failure(err) from None
+
+
+def connect(client, token: str, until: float) -> HomeAssistantWebSocket:
+    """Open and authenticate a WebSocket to the Home Assistant of `client`.
+
+    Raises HomeAssistantError (WebSocketAuthFailed when the token is rejected), or secrets.SecretError.
+    """
+    import websocket  # websocket-client: heavy and needed only by operator actions
+
+    options = {"sslopt": {"context": client.tls}} if client.tls is not None else {}
+    # The upgrade request passes the same gates as every REST request (e.g. Cloudflare Access headers); it
+    # raises secrets.SecretError when their parameter cannot be read.
+    headers = client._extra_headers()
+    try:
+        # The HTTP client does not use proxies from the environment either: both reach HA directly.
+        ws = websocket.create_connection(
+            websocket_url(client), timeout=_left(until), header=headers, http_no_proxy=["*"], **options
+        )
+    except Exception as err:
+        raise _failure(err) from None
+    connection = HomeAssistantWebSocket(ws, "")
+    try:
+        hello = _first(connection._io(ws.recv, until))
+        if hello.get("type") != "auth_required":
+            raise HomeAssistantBadAnswer("websocket", f"expected auth_required, got {hello.get('type')!r}")
+        connection._io(lambda: ws.send(json.dumps({"type": "auth", "access_token": token})), until)
+        answer = _first(connection._io(ws.recv, until))
+        if answer.get("type") == "auth_invalid":
+            message = str(answer.get("message") or "invalid access token")
+            raise WebSocketAuthFailed("auth", f"Home Assistant rejected the token ({message})")
+        if answer.get("type") != "auth_ok":
+            raise HomeAssistantBadAnswer("websocket", f"expected auth_ok, got {answer.get('type')!r}")
+    except BaseException:
+        connection.close()
+        raise
+    connection.ha_version = str(answer.get("ha_version") or hello.get("ha_version") or "")
+    return connection
+
+
+def _messages(frame) -> list[dict]:
+    if frame in ("", b""):  # websocket-client's answer to a close frame
+        raise HomeAssistantUnreachable("connection", "Home Assistant closed the WebSocket")
+    try:
+        decoded = json.loads(frame)
+    except ValueError:
+        raise HomeAssistantBadAnswer("not_json", "a WebSocket message is not JSON") from None
+    messages = decoded if isinstance(decoded, list) else [decoded]
+    return [message for message in messages if isinstance(message, dict)]
+
+
+def _first(frame) -> dict:
+    messages = _messages(frame)
+    if not messages:
+        raise HomeAssistantBadAnswer("websocket", "an empty WebSocket message")
+    return messages[0]
+
+
+def _failure(err: Exception) -> HomeAssistantError:
+    """The gateway error for anything websocket-client or the socket under it raises."""
+    if isinstance(err, HomeAssistantError):
+        return err
+    import websocket
+
+    if isinstance(err, websocket.WebSocketTimeoutException):
+        return HomeAssistantUnreachable("timeout", "no answer before the deadline")
+    if isinstance(err, websocket.WebSocketBadStatusException):
+        return HomeAssistantBadAnswer(
+            "upgrade_refused", f"HTTP {err.status_code} instead of a WebSocket upgrade at {WEBSOCKET_PATH}"
+        )
+    if isinstance(err, websocket.WebSocketAddressException):
+        return HomeAssistantUnreachable("dns", "host name not resolved")
+    if isinstance(err, websocket.WebSocketConnectionClosedException):
+        return HomeAssistantUnreachable("connection", "Home Assistant closed the WebSocket")
+    if isinstance(err, OSError):
+        return _unreachable(err)
+    if isinstance(err, websocket.WebSocketException):
+        return HomeAssistantBadAnswer("websocket", f"{type(err).__name__}: {err}")
+    return HomeAssistantBadAnswer("websocket", type(err).__name__)

@@ -1,0 +1,140 @@
+"""The configured Home Assistant as operator actions use it: REST, WebSocket and an Alexa Discovery."""
+
+import uuid
+from contextlib import contextmanager
+
+from gateway import ha_websocket
+from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
+from gateway.ha_client import default_client
+from gateway.secrets import SecretError, default_token
+from ha_devices.errors import (
+    AuthorizationError,
+    ConfigurationError,
+    HomeAssistantFailure,
+    UnreachableError,
+)
+
+SMART_HOME_PATH = "/api/alexa/smart_home"
+NO_SMART_HOME = (
+    "Home Assistant has no Alexa Smart Home endpoint: add `alexa: smart_home:` to configuration.yaml and restart it"
+)
+NO_TOKEN = "no Home Assistant token is configured: set HA_TOKEN, or HA_TOKEN_PARAMETER to an SSM SecureString"
+TOKEN_REJECTED = (
+    "Home Assistant rejected the token{how}: create a long-lived access token (your Home Assistant profile,"
+    " Security tab) and put it into HA_TOKEN or the SSM parameter named by HA_TOKEN_PARAMETER"
+)
+
+
+def client():
+    """The configured HomeAssistantClient; raises ConfigurationError when HA_URL is unset or invalid."""
+    try:
+        return default_client()
+    except ValueError as err:
+        raise ConfigurationError(configuration_problem(err)) from None
+
+
+def configuration_problem(err: ValueError) -> str:
+    """What default_client() found wrong, without repeating HA_URL: a URL may hold a user name and password."""
+    message = str(err)
+    if message.startswith("HA_URL") and "is not set" not in message:
+        return "HA_URL is not an http:// or https:// URL with a host name"
+    return message
+
+
+def token() -> str:
+    """The operator's token (operator events never carry one); raises ConfigurationError when there is none."""
+    try:
+        value = default_token()
+    except SecretError as err:  # the SSM parameter could not be read; the message names it, not its value
+        raise ConfigurationError(str(err)) from None
+    if not value:
+        raise ConfigurationError(NO_TOKEN)
+    return value
+
+
+@contextmanager
+def translated(api: str):
+    """Turn the gateway's errors into the errors operator actions answer with."""
+    try:
+        yield
+    except SecretError as err:  # the extra headers' SSM parameter (HA_HEADERS_PARAMETER)
+        raise ConfigurationError(str(err)) from None
+    except ha_websocket.WebSocketAuthFailed:
+        raise AuthorizationError(TOKEN_REJECTED.format(how=f" on the {api}")) from None
+    except ha_websocket.WebSocketCommandFailed as err:
+        raise HomeAssistantFailure(f"Home Assistant's {api} failed ({err.reason}): {err.detail}") from None
+    except HomeAssistantUnreachable as err:
+        raise UnreachableError(f"Home Assistant is unreachable: {err.detail}") from None
+    except HomeAssistantBadAnswer as err:
+        raise HomeAssistantFailure(f"Home Assistant's {api} answer was unusable: {err.detail}") from None
+
+
+def rest(ha, secret: str, method: str, path: str, until: float, body=None):
+    """One REST call; a 401/403 raises AuthorizationError, any other status is the caller's to read."""
+    with translated("REST API"):
+        response = ha.request(method, path, token=secret, until=until, body=body)
+    if response.status in (401, 403):
+        raise AuthorizationError(TOKEN_REJECTED.format(how=f" (HTTP {response.status})"))
+    return response
+
+
+def json_body(response, what: str):
+    """The JSON of a response; raises HomeAssistantFailure when it is none."""
+    try:
+        return response.json()
+    except ValueError:
+        raise HomeAssistantFailure(f"Home Assistant's answer to {what} is not JSON") from None
+
+
+def websocket_results(ha, secret: str, commands: dict, until: float) -> dict:
+    """Run WebSocket commands ({name: message}) over one connection, all sent before the first result is read."""
+    with translated("WebSocket API"):
+        with ha_websocket.connect(ha, secret, until) as ws:
+            ids = {name: ws.send(message) for name, message in commands.items()}
+            return {name: ws.result(message_id, until) for name, message_id in ids.items()}
+
+
+def discovery_directive(secret: str) -> dict:
+    """An Alexa Discovery directive, as the Alexa cloud sends it, carrying the operator's token."""
+    header = {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
+              "messageId": str(uuid.uuid4())}
+    return {"directive": {"header": header, "payload": {"scope": {"type": "BearerToken", "token": secret}}}}
+
+
+def discovered_endpoints(answer) -> list | None:
+    """The endpoints of a Discover.Response; None when `answer` is not one."""
+    event = answer.get("event") if isinstance(answer, dict) else None
+    header = event.get("header") if isinstance(event, dict) else None
+    if not isinstance(header, dict) or header.get("name") != "Discover.Response":
+        return None
+    payload = event.get("payload")
+    endpoints = payload.get("endpoints") if isinstance(payload, dict) else None
+    return [e for e in endpoints if isinstance(e, dict)] if isinstance(endpoints, list) else None
+
+
+def alexa_error(answer) -> str:
+    """The type and message of an Alexa ErrorResponse, for a report."""
+    event = answer.get("event") if isinstance(answer, dict) else None
+    payload = event.get("payload") if isinstance(event, dict) else None
+    payload = payload if isinstance(payload, dict) else {}
+    return f"{payload.get('type', 'no type')}: {payload.get('message', 'no message')}"
+
+
+def entity_id_of(endpoint: dict) -> str | None:
+    """The entity behind a Discovery endpoint: Home Assistant writes `light.kitchen` as `light#kitchen`."""
+    endpoint_id = endpoint.get("endpointId")
+    return endpoint_id.replace("#", ".", 1) if isinstance(endpoint_id, str) else None
+
+
+def discover(ha, secret: str, until: float) -> list | None:
+    """What Alexa discovers through Home Assistant's Alexa endpoint; None when HA has no such endpoint."""
+    response = rest(ha, secret, "POST", SMART_HOME_PATH, until, body=discovery_directive(secret))
+    if response.status == 404:
+        return None
+    if response.status != 200:
+        raise HomeAssistantFailure(f"Home Assistant's Alexa endpoint answered HTTP {response.status}")
+    answer = json_body(response, "the Alexa Discovery")
+    endpoints = discovered_endpoints(answer)
+    if endpoints is None:
+        raise HomeAssistantFailure(f"Home Assistant's Alexa endpoint refused the Discovery ({alexa_error(answer)})")
+    return endpoints

@@ -1,0 +1,150 @@
+"""Operator actions (`{"devices": ...}`) against a real Home Assistant core on 127.0.0.1."""
+
+import uuid
+
+import pytest
+
+from fast_path import lambda_handler
+from support import FakeContext
+
+
+def devices(**request):
+    return lambda_handler({"devices": request}, FakeContext(remaining_ms=10000))
+
+
+def statuses(report: dict) -> dict:
+    return {entry["check"]: entry["status"] for entry in report["checks"]}
+
+
+@pytest.fixture
+def bridge(ha, bridge_env):
+    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token)
+    return ha
+
+
+def test_the_doctor_passes_against_a_healthy_home_assistant(bridge):
+    report = devices(action="health")
+    assert statuses(report) == dict.fromkeys(
+        ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency"], "ok")
+    assert report["ok"] is True
+    assert report["summary"] == "all 10 checks passed"
+    checks = {entry["check"]: entry for entry in report["checks"]}
+    version = bridge.api("GET", "/api/config").body["version"]
+    assert f"Home Assistant {version}" in checks["version"]["detail"]
+    assert f"(Home Assistant {version})" in checks["websocket"]["detail"]
+    directive = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
+                                          "messageId": "m"},
+                               "payload": {"scope": {"type": "BearerToken", "token": bridge.token}}}}
+    endpoints = bridge.api("POST", "/api/alexa/smart_home", directive).body["event"]["payload"]["endpoints"]
+    assert f"found {len(endpoints)} endpoints" in checks["alexa"]["detail"]
+    assert bridge.token not in str(report)
+
+
+def test_the_doctor_names_a_rejected_token(ha, bridge_env):
+    bridge_env(HA_URL=ha.url, HA_TOKEN="not-a-valid-token")
+    report = devices(action="health")
+    assert report["ok"] is False
+    assert report["summary"].startswith("failed at the token check")
+    assert statuses(report)["token"] == "failed"
+    assert "long-lived access token" in report["advice"]
+    assert statuses(report)["alexa"] == "skipped"
+
+
+def test_the_doctor_names_a_stopped_home_assistant(make_ha, bridge_env):
+    own = make_ha()
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
+    assert devices(action="health")["ok"] is True
+    own.stop()
+    report = devices(action="health")
+    assert report["ok"] is False
+    assert report["summary"].startswith("failed at the tcp check")
+    assert "connection refused" in report["summary"]
+    assert "start Home Assistant" in report["advice"]
+
+
+def test_the_doctor_names_a_home_assistant_without_alexa_smart_home(make_ha, bridge_env):
+    own = make_ha(alexa=False)
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
+    report = devices(action="health")
+    assert report["ok"] is False
+    assert report["summary"].startswith("failed at the alexa check")
+    assert "alexa: smart_home:" in report["advice"]
+    assert statuses(report)["websocket"] == statuses(report)["conversation"] == "ok"
+    # The list still works, and says why Alexa's view is unknown.
+    listed = devices(action="list", domain="light")
+    assert listed["alexa"]["configured"] is False
+    assert {row["alexa"] for row in listed["entities"]} == {None}
+
+
+def test_list_shows_the_demo_entities_with_the_areas_the_test_created(make_ha, bridge_env):
+    own = make_ha()
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
+    attic = own.ws_command({"type": "config/area_registry/create", "name": f"Attic {uuid.uuid4().hex[:6]}"})
+    cellar = own.ws_command({"type": "config/area_registry/create", "name": f"Cellar {uuid.uuid4().hex[:6]}"})
+    own.ws_command({"type": "config/entity_registry/update", "entity_id": "light.bed_light",
+                    "area_id": attic["area_id"]})
+    # An entity without an area of its own is in its device's area.
+    device_id = own.ws_command({"type": "config/entity_registry/get", "entity_id": "light.ceiling_lights"})[
+        "device_id"]
+    own.ws_command({"type": "config/device_registry/update", "device_id": device_id, "area_id": cellar["area_id"]})
+
+    listed = devices(action="list")
+    rows = {row["entity_id"]: row for row in listed["entities"]}
+    states = {state["entity_id"]: state for state in own.api("GET", "/api/states").body}
+    assert set(states) <= set(rows)
+    assert rows["light.bed_light"]["area"] == attic["name"]
+    assert rows["light.ceiling_lights"]["area"] == cellar["name"]
+    assert rows["light.ceiling_lights"]["device"]
+    assert rows["light.kitchen_lights"] == {**rows["light.kitchen_lights"], "name": "Kitchen Lights",
+                                            "domain": "light", "state": states["light.kitchen_lights"]["state"],
+                                            "alexa": True}
+    assert listed["alexa"]["configured"] is True
+    assert rows["sun.sun"]["alexa"] is False and rows["sun.sun"]["alexa_note"]
+
+    in_attic = devices(action="list", area=attic["name"].upper())
+    assert [row["entity_id"] for row in in_attic["entities"]] == ["light.bed_light"]
+    in_cellar = devices(action="list", area=cellar["area_id"], domain="light")
+    assert [row["entity_id"] for row in in_cellar["entities"]] == ["light.ceiling_lights"]
+    assert devices(action="list", area="nowhere")["error"]["type"] == "NOT_FOUND"
+
+
+def test_state_matches_home_assistant(bridge):
+    answer = devices(action="state", entity_id="light.kitchen_lights")
+    state = bridge.api("GET", "/api/states/light.kitchen_lights").body
+    assert answer["state"] == state["state"]
+    assert answer["attributes"]["friendly_name"] == "Kitchen Lights"
+    assert devices(action="state", entity_id="light.no_such_light")["error"]["type"] == "NOT_FOUND"
+
+
+def test_call_changes_a_state(bridge):
+    entity = "switch.decorative_lights"
+    try:
+        for service, wanted in (("turn_off", "off"), ("turn_on", "on")):
+            answer = devices(action="call", domain="switch", service=service, data={"entity_id": entity})
+            assert answer["called"] == f"switch.{service}"
+            assert bridge.api("GET", f"/api/states/{entity}").body["state"] == wanted
+            assert [state["state"] for state in answer["changed"] if state["entity_id"] == entity] == [wanted]
+    finally:
+        bridge.api("POST", "/api/services/switch/turn_on", {"entity_id": entity})
+
+
+def test_a_refused_call_is_explained(bridge):
+    wrong_service = devices(action="call", domain="light", service="turn_sideways")
+    assert wrong_service["error"]["type"] == "NOT_FOUND"
+    assert "turn_on" in wrong_service["error"]["message"]
+    wants_response = devices(action="call", domain="weather", service="get_forecasts",
+                             data={"entity_id": "weather.demo_weather_south", "type": "daily"})
+    assert "return_response" in wants_response["error"]["message"]
+    forecast = devices(action="call", domain="weather", service="get_forecasts", return_response=True,
+                       data={"entity_id": "weather.demo_weather_south", "type": "daily"})
+    assert forecast["response"]["weather.demo_weather_south"]["forecast"]
+
+
+def test_the_doctor_through_the_lambda_runtime_interface_client(ha):
+    from devtools.local_invoke import invoke
+
+    [result] = invoke([{"devices": {"action": "health"}}], env={"HA_URL": ha.url, "HA_TOKEN": ha.token},
+                      timeout=10, echo=False)
+    assert result.error is None, result.error
+    assert result.response["ok"] is True, result.response
+    assert ha.token not in "\n".join(result.logs)

@@ -1,0 +1,430 @@
+"""The doctor against scripted Home Assistants: each fault is named by the right check, with what to do."""
+
+import json
+import socket
+import ssl
+import time
+
+import pytest
+
+from ha_devices import doctor
+from support import TOKEN
+from test_ha_websocket import FakeHA, make_certificate, serve_home_assistant
+
+CHECK_NAMES = ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency"]
+ENDPOINT = {"endpointId": "light#kitchen", "friendlyName": "Kitchen", "capabilities": []}
+
+
+def discovery(endpoints):
+    return {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response", "payloadVersion": "3",
+                                 "messageId": "m"}, "payload": {"endpoints": endpoints}}}
+
+
+def healthy_rest(**overrides):
+    """A REST script of a healthy Home Assistant; `overrides` maps a path to another answer."""
+    answers = {
+        "/api/": (200, {"message": "API running."}),
+        "/api/config": (200, {"version": "2025.4.4", "location_name": "Home", "components": ["alexa"]}),
+        "/api/alexa/smart_home": (200, discovery([ENDPOINT, {**ENDPOINT, "endpointId": "switch#fan"}])),
+        "/api/conversation/process": (200, {"response": {"response_type": "action_done",
+                                                         "speech": {"plain": {"speech": "Hello."}}}}),
+    }
+    answers.update(overrides)
+
+    def rest(method, path, body):
+        return answers.get(path, (404, {"message": "Not found"}))
+
+    return rest
+
+
+@pytest.fixture
+def servers():
+    started = []
+
+    def start(**kwargs):
+        kwargs.setdefault("rest", healthy_rest())
+        kwargs.setdefault("websocket", serve_home_assistant({}))
+        started.append(FakeHA(**kwargs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def examine(seconds=10.0) -> dict:
+    return doctor.examine(time.monotonic() + seconds)
+
+
+def by_name(report: dict) -> dict:
+    return {entry["check"]: entry for entry in report["checks"]}
+
+
+def test_a_healthy_home_assistant_passes_every_check(servers, bridge_env):
+    ha = servers()
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    assert [entry["check"] for entry in report["checks"]] == CHECK_NAMES
+    assert {entry["check"]: entry["status"] for entry in report["checks"]} == dict.fromkeys(CHECK_NAMES, "ok")
+    assert report["ok"] is True
+    assert "advice" not in report
+    checks = by_name(report)
+    assert "2 endpoints" in checks["alexa"]["detail"]
+    assert "2025.4.4" in checks["version"]["detail"]
+    assert all(isinstance(entry["ms"], float) and entry["ms"] >= 0 for entry in report["checks"])
+    assert TOKEN not in json.dumps(report)
+    # The Discovery carried the operator's token where Alexa puts it, and the bridge's own Authorization.
+    method, path, headers, body = next(r for r in ha.requests if r[1] == "/api/alexa/smart_home")
+    directive = json.loads(body)["directive"]
+    assert (directive["header"]["namespace"], directive["header"]["name"]) == ("Alexa.Discovery", "Discover")
+    assert directive["payload"]["scope"]["token"] == TOKEN
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_without_ha_url_the_first_check_fails_and_the_rest_are_skipped(bridge_env):
+    bridge_env(HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert report["ok"] is False
+    assert checks["url"]["status"] == "failed"
+    assert "HA_URL" in checks["url"]["fix"] and report["advice"] == checks["url"]["fix"]
+    assert all(checks[name]["status"] == "skipped" for name in CHECK_NAMES[1:])
+    assert checks["latency"]["detail"] == "not run: the url check failed"
+
+
+@pytest.mark.parametrize("url", ["ftp://user:pa55word@ha.example.com", "https://ha.example.com/api"])
+def test_a_malformed_ha_url_fails_the_url_check(bridge_env, url):
+    bridge_env(HA_URL=url, HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["url"]["status"] == "failed"
+    assert checks["dns"]["status"] == "skipped"
+    assert "pa55word" not in json.dumps(report)
+
+
+def test_a_password_in_ha_url_is_a_warning_and_not_repeated(servers, bridge_env):
+    ha = servers()
+    bridge_env(HA_URL=ha.url.replace("http://", "http://user:pa55word@"), HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["url"]["status"] == "warning"
+    assert checks["token"]["status"] == "ok"
+    assert "pa55word" not in json.dumps(report)
+
+
+def test_a_host_that_does_not_resolve_fails_the_dns_check(bridge_env, monkeypatch):
+    def no_such_host(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(doctor.socket, "getaddrinfo", no_such_host)
+    bridge_env(HA_URL="https://ha.example.test", HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["dns"]["status"] == "failed"
+    assert "does not resolve" in checks["dns"]["detail"] and "public DNS" in checks["dns"]["fix"]
+    assert checks["tcp"]["status"] == "skipped"
+    assert report["summary"].startswith("failed at the dns check")
+
+
+def test_a_resolver_that_hangs_fails_the_dns_check_instead_of_stalling(bridge_env, monkeypatch):
+    release = []
+
+    def hanging(*args, **kwargs):
+        while not release:
+            time.sleep(0.01)
+        raise socket.gaierror(socket.EAI_AGAIN, "gave up")
+
+    monkeypatch.setattr(doctor.socket, "getaddrinfo", hanging)
+    monkeypatch.setattr(doctor, "CHECK_TIMEOUT_S", 0.2)
+    bridge_env(HA_URL="https://ha.example.test", HA_TOKEN=TOKEN)
+    try:
+        checks = by_name(examine())
+    finally:
+        release.append(True)
+    assert checks["dns"]["status"] == "failed"
+    assert "no DNS answer" in checks["dns"]["detail"]
+
+
+def test_a_stopped_home_assistant_fails_the_tcp_check(bridge_env):
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    bridge_env(HA_URL=f"http://127.0.0.1:{port}", HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["dns"]["status"] == "ok"
+    assert checks["tcp"]["status"] == "failed"
+    assert "connection refused" in checks["tcp"]["detail"]
+    assert "start Home Assistant" in report["advice"]
+    assert all(checks[name]["detail"] == "not run: the tcp check failed" for name in CHECK_NAMES[3:])
+
+
+def test_a_rejected_token_fails_the_token_check(servers, bridge_env):
+    ha = servers(rest=healthy_rest(**{"/api/": (401, b"401: Unauthorized", "text/plain")}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["token"]["status"] == "failed"
+    assert "rejected" in checks["token"]["detail"] and "HA_TOKEN" in checks["token"]["detail"]
+    assert "long-lived access token" in report["advice"]
+    assert all(checks[name]["status"] == "skipped" for name in CHECK_NAMES[5:])
+    assert TOKEN not in json.dumps(report)
+
+
+def test_no_token_at_all_fails_the_token_check_without_asking_home_assistant(servers, bridge_env):
+    ha = servers()
+    bridge_env(HA_URL=ha.url)
+    checks = by_name(examine())
+    assert checks["token"]["status"] == "failed"
+    assert "HA_TOKEN" in checks["token"]["fix"]
+    assert ha.requests == []
+
+
+def test_a_login_page_in_front_of_home_assistant_is_recognised(servers, bridge_env):
+    ha = servers(rest=healthy_rest(**{"/api/": (200, b"<html>Sign in</html>", "text/html")}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    checks = by_name(examine())
+    assert checks["token"]["status"] == "failed"
+    assert "text/html" in checks["token"]["detail"]
+    assert "Cloudflare Access" in checks["token"]["fix"]
+
+
+def test_without_alexa_smart_home_the_alexa_check_fails_and_says_what_to_add(servers, bridge_env):
+    ha = servers(rest=healthy_rest(**{"/api/alexa/smart_home": (404, b"404: Not Found", "text/plain")}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert report["ok"] is False
+    assert checks["alexa"]["status"] == "failed"
+    assert "alexa: smart_home:" in report["advice"]
+    assert report["summary"].startswith("failed at the alexa check")
+    # Checks that do not depend on the Alexa endpoint still run.
+    assert checks["conversation"]["status"] == checks["websocket"]["status"] == "ok"
+
+
+def test_a_discovery_without_endpoints_fails_the_alexa_check(servers, bridge_env):
+    ha = servers(rest=healthy_rest(**{"/api/alexa/smart_home": (200, discovery([]))}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    checks = by_name(examine())
+    assert checks["alexa"]["status"] == "failed"
+    assert "filter" in checks["alexa"]["fix"]
+
+
+def test_an_alexa_error_response_is_shown(servers, bridge_env):
+    refused = {"event": {"header": {"name": "ErrorResponse", "namespace": "Alexa"},
+                         "payload": {"type": "INVALID_AUTHORIZATION_CREDENTIAL", "message": "bad"}}}
+    ha = servers(rest=healthy_rest(**{"/api/alexa/smart_home": (200, refused)}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    checks = by_name(examine())
+    assert checks["alexa"]["status"] == "failed"
+    assert "INVALID_AUTHORIZATION_CREDENTIAL" in checks["alexa"]["detail"]
+
+
+def test_a_missing_conversation_api_is_a_warning_not_a_failure(servers, bridge_env):
+    ha = servers(rest=healthy_rest(**{"/api/conversation/process": (404, b"404: Not Found", "text/plain")}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["conversation"]["status"] == "warning"
+    assert "conversation:" in checks["conversation"]["fix"]
+    assert report["ok"] is True
+    assert report["advice"] == checks["conversation"]["fix"]
+
+
+def test_the_conversation_check_uses_the_configured_agent_and_language(servers, bridge_env):
+    ha = servers()
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_AGENT_ID="conversation.llm", ASSIST_LANGUAGE="nl")
+    examine()
+    body = next(json.loads(r[3]) for r in ha.requests if r[1] == "/api/conversation/process")
+    assert (body["agent_id"], body["language"]) == ("conversation.llm", "nl")
+
+
+def test_a_proxy_that_refuses_websockets_is_named(servers, bridge_env):
+    ha = servers(upgrade_status=400)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["websocket"]["status"] == "warning"
+    assert "HTTP 400" in checks["websocket"]["detail"]
+    assert "Upgrade" in checks["websocket"]["fix"]
+    assert report["ok"] is True
+
+
+def test_a_websocket_that_rejects_the_token_is_named(servers, bridge_env):
+    ha = servers(websocket=serve_home_assistant({}, token="another"))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    checks = by_name(examine())
+    assert checks["websocket"]["status"] == "warning"
+    assert "rejected the token" in checks["websocket"]["detail"]
+
+
+def test_no_time_left_fails_instead_of_reporting_nothing(bridge_env):
+    bridge_env(HA_URL="http://127.0.0.1:9", HA_TOKEN=TOKEN)
+    report = doctor.examine(time.monotonic() - 1)
+    checks = by_name(report)
+    assert report["ok"] is False
+    assert checks["url"]["status"] == "failed"
+    assert "Timeout" in checks["url"]["fix"]
+
+
+def test_a_check_that_crashes_is_reported_and_the_rest_still_run(servers, bridge_env, monkeypatch):
+    def broken(probe):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(doctor, "CHECKS", [(n, broken if n == "version" else c, d) for n, c, d in doctor.CHECKS])
+    ha = servers()
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["version"]["status"] == "failed"
+    assert "KeyError" in checks["version"]["detail"]
+    assert checks["alexa"]["status"] == "ok"
+
+
+def test_extra_headers_go_with_every_check_that_talks_to_home_assistant(servers, bridge_env):
+    from gateway import secrets
+
+    headers = {"CF-Access-Client-Id": "id.access", "CF-Access-Client-Secret": "s3cret"}
+    ha = servers()
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_HEADERS_PARAMETER="/bridge/headers")
+    secrets._cache["/bridge/headers"] = (time.monotonic(), json.dumps(headers))
+    report = examine()
+    assert report["ok"] is True
+    assert {r[1] for r in ha.requests} >= {"/api/", "/api/config", "/api/alexa/smart_home", "/api/websocket"}
+    assert all({name: r[2][name] for name in headers} == headers for r in ha.requests)
+    assert "s3cret" not in json.dumps(report)
+
+
+def test_unusable_extra_headers_fail_the_token_check_without_their_value(servers, bridge_env):
+    from gateway import secrets
+
+    ha = servers()
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_HEADERS_PARAMETER="/bridge/headers")
+    secrets._cache["/bridge/headers"] = (time.monotonic(), "not json s3cret")
+    report = examine()
+    checks = by_name(report)
+    assert checks["token"]["status"] == "failed"
+    assert "HA_HEADERS_PARAMETER" in checks["token"]["detail"] and "HA_HEADERS_PARAMETER" in report["advice"]
+    assert "s3cret" not in json.dumps(report)
+    assert ha.requests == []
+
+
+def test_an_unusable_ca_bundle_fails_the_url_check_naming_it(bridge_env, tmp_path):
+    bridge_env(HA_URL="https://ha.example.test", HA_TOKEN=TOKEN, HA_CA_BUNDLE=str(tmp_path / "missing.pem"))
+    checks = by_name(examine())
+    assert checks["url"]["status"] == "failed"
+    assert "HA_CA_BUNDLE" in checks["url"]["detail"]
+
+
+# ---- TLS ----
+
+
+def test_a_trusted_certificate_passes_with_its_details(servers, bridge_env, tmp_path):
+    cert, server_tls = make_certificate(tmp_path, names=("localhost", "127.0.0.1"), days=90)
+    ha = servers(tls=server_tls)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_CA_BUNDLE=str(cert))
+    report = examine()
+    checks = by_name(report)
+    assert checks["tls"]["status"] == "ok", checks["tls"]
+    assert "for localhost (and 1 more name)" in checks["tls"]["detail"]
+    assert "valid until" in checks["tls"]["detail"] and "days left" in checks["tls"]["detail"]
+    assert checks["websocket"]["status"] == "ok"  # wss through the same trust
+    assert report["ok"] is True
+
+
+def test_an_untrusted_certificate_fails_and_still_shows_what_it_is(servers, bridge_env, tmp_path):
+    _, server_tls = make_certificate(tmp_path, names=("localhost", "127.0.0.1"))
+    ha = servers(tls=server_tls)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["tls"]["status"] == "failed"
+    assert "not trusted" in checks["tls"]["detail"]
+    assert "for localhost" in checks["tls"]["detail"] and "Bridge Test CA" in checks["tls"]["detail"]
+    assert "HA_CA_BUNDLE" in report["advice"]
+    assert checks["token"]["status"] == "skipped"
+
+
+def test_a_certificate_for_another_name_fails_with_the_name_advice(servers, bridge_env, tmp_path):
+    cert, server_tls = make_certificate(tmp_path, names=("ha.example.test",))
+    ha = servers(tls=server_tls)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_CA_BUNDLE=str(cert))
+    report = examine()
+    checks = by_name(report)
+    assert checks["tls"]["status"] == "failed"
+    assert report["advice"] == doctor.TLS_FIXES[64]
+
+
+def test_an_expired_certificate_fails_the_tls_check(servers, bridge_env, tmp_path):
+    cert, server_tls = make_certificate(tmp_path, expired=True)
+    ha = servers(tls=server_tls)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_CA_BUNDLE=str(cert))
+    report = examine()
+    checks = by_name(report)
+    assert checks["tls"]["status"] == "failed"
+    assert "expired on" in checks["tls"]["detail"]
+    assert report["advice"] == doctor.TLS_FIXES[10]
+
+
+def test_a_certificate_about_to_expire_is_a_warning(servers, bridge_env, tmp_path):
+    cert, server_tls = make_certificate(tmp_path, days=5)
+    ha = servers(tls=server_tls)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_CA_BUNDLE=str(cert))
+    report = examine()
+    checks = by_name(report)
+    assert checks["tls"]["status"] == "warning"
+    assert "expires in less than 14 days" in checks["tls"]["detail"]
+    assert report["ok"] is True
+
+
+def test_with_verification_off_the_certificate_is_still_described(servers, bridge_env, tmp_path):
+    _, server_tls = make_certificate(tmp_path, names=("ha.example.test",), expired=True)
+    ha = servers(tls=server_tls)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_VERIFY_TLS="false")
+    report = examine()
+    checks = by_name(report)
+    assert checks["tls"]["status"] == "warning"
+    detail = checks["tls"]["detail"]
+    assert "HA_VERIFY_TLS=false" in detail
+    assert "for ha.example.test" in detail and "it has expired" in detail and "not valid for 127.0.0.1" in detail
+    assert checks["token"]["status"] == "ok"
+    assert report["ok"] is True
+
+
+def test_plain_http_to_a_public_address_is_a_warning():
+    probe = doctor.Probe(time.monotonic() + 5)
+    probe.client = type("Client", (), {"tls": None, "host": "ha.example.com"})()
+    probe.addresses = [(socket.AF_INET, ("1.1.1.1", 80))]
+    outcome = doctor.check_tls(probe)
+    assert outcome.status == "warning"
+    assert "https://" in outcome.fix
+    probe.addresses = [(socket.AF_INET, ("192.168.1.5", 80))]
+    assert doctor.check_tls(probe).status == "ok"
+
+
+def test_a_port_that_does_not_speak_tls_fails_the_handshake(servers, bridge_env):
+    ha = servers()  # plain HTTP
+    bridge_env(HA_URL=ha.url.replace("http://", "https://"), HA_TOKEN=TOKEN)
+    report = examine()
+    checks = by_name(report)
+    assert checks["tcp"]["status"] == "ok"
+    assert checks["tls"]["status"] == "failed"
+    assert "http://" in checks["tls"]["fix"]
+
+
+def test_a_server_that_wants_a_client_certificate_is_named_at_the_tls_check(servers, bridge_env, tmp_path):
+    cert, server_tls = make_certificate(tmp_path)
+    server_tls.verify_mode = ssl.CERT_REQUIRED
+    server_tls.load_verify_locations(cert)  # trusts only clients with the test CA's certificate
+    ha = servers(tls=server_tls)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_CA_BUNDLE=str(cert))
+    report = examine()
+    checks = by_name(report)
+    assert checks["tls"]["status"] == "failed"
+    assert "hung up right after the handshake" in checks["tls"]["detail"]  # an alert, or a reset overtaking it
+    assert "HA_CLIENT_CERT" in report["advice"]
+    # With the certificate it trusts, every check passes, the WebSocket too.
+    bridge_env(HA_CLIENT_CERT=str(cert), HA_CLIENT_KEY=str(tmp_path / "key-localhost.pem"))
+    report = examine()
+    assert report["ok"] is True, report
+    assert by_name(report)["websocket"]["status"] == "ok"

@@ -1,0 +1,309 @@
+"""The list, state and call actions against a scripted Home Assistant (REST and WebSocket)."""
+
+import json
+import time
+
+import pytest
+
+from ha_devices import handle
+from support import TOKEN, FakeContext
+from test_ha_websocket import FakeHA, serve_home_assistant
+
+AREAS = [{"area_id": "kitchen", "name": "Kitchen"}, {"area_id": "living_room", "name": "Living Room"}]
+DEVICES = [
+    {"id": "dev-lamp", "name": "Lamp 3000", "name_by_user": "Reading lamp", "area_id": "living_room"},
+    {"id": "dev-fan", "name": "Ceiling fan", "name_by_user": None, "area_id": "living_room"},
+]
+ENTITIES = [
+    # Its own area wins over its device's.
+    {"entity_id": "light.lamp", "device_id": "dev-lamp", "area_id": "kitchen", "name": None, "original_name": "Lamp"},
+    # No area of its own: the device's.
+    {"entity_id": "fan.ceiling", "device_id": "dev-fan", "area_id": None},
+    {"entity_id": "sensor.fan_power", "device_id": "dev-fan", "area_id": None, "entity_category": "diagnostic"},
+    {"entity_id": "switch.hidden", "device_id": None, "area_id": None, "hidden_by": "user"},
+    {"entity_id": "light.disabled", "device_id": None, "area_id": "kitchen", "disabled_by": "user",
+     "original_name": "Old lamp"},
+]
+STATES = [
+    {"entity_id": "light.lamp", "state": "on", "attributes": {"friendly_name": "Reading Lamp"}},
+    {"entity_id": "fan.ceiling", "state": "off", "attributes": {"friendly_name": "Ceiling Fan"}},
+    {"entity_id": "sensor.fan_power", "state": "12", "attributes": {"friendly_name": "Fan power"}},
+    {"entity_id": "switch.hidden", "state": "off", "attributes": {}},
+    # Not in the entity registry (no unique id), as some demo entities are.
+    {"entity_id": "sun.sun", "state": "above_horizon", "attributes": {"friendly_name": "Sun"}},
+]
+DISCOVERY = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response"},
+                       "payload": {"endpoints": [{"endpointId": "light#lamp"}, {"endpointId": "fan#ceiling"}]}}}
+REGISTRY_ANSWERS = {"get_states": STATES, "config/entity_registry/list": ENTITIES,
+                    "config/device_registry/list": DEVICES, "config/area_registry/list": AREAS}
+
+
+def registries_in_reverse(peer):
+    """Read all four commands first, then answer them last to first: results must be matched by id."""
+    peer.send({"type": "auth_required"})
+    peer.recv()
+    peer.send({"type": "auth_ok", "ha_version": "2025.4.4"})
+    commands = [peer.recv() for _ in REGISTRY_ANSWERS]
+    peer.send({"id": commands[0]["id"], "type": "event", "event": {"unrelated": True}})
+    for command in reversed(commands):
+        peer.send({"id": command["id"], "type": "result", "success": True,
+                   "result": REGISTRY_ANSWERS[command["type"]]})
+    peer.recv()
+
+
+def rest_with(**answers):
+    def rest(method, path, body):
+        return answers.get(f"{method} {path}", (404, {"message": "Not found"}))
+
+    return rest
+
+
+@pytest.fixture
+def servers():
+    started = []
+
+    def start(**kwargs):
+        started.append(FakeHA(**kwargs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def listing(servers, bridge_env):
+    def start(discovery=(200, DISCOVERY)):
+        ha = servers(rest=rest_with(**{"POST /api/alexa/smart_home": discovery}), websocket=registries_in_reverse)
+        bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+        return ha
+
+    return start
+
+
+def devices(**request):
+    return handle({"devices": request}, FakeContext(remaining_ms=10000))
+
+
+def test_list_joins_states_registries_areas_and_what_alexa_discovers(listing):
+    ha = listing()
+    answer = devices(action="list")
+    rows = {row["entity_id"]: row for row in answer["entities"]}
+    assert answer["count"] == len(rows) == 6
+    assert list(rows) == sorted(rows)
+    assert rows["light.lamp"] == {"entity_id": "light.lamp", "name": "Reading Lamp", "domain": "light",
+                                  "state": "on", "device": "Reading lamp", "area": "Kitchen", "alexa": True}
+    assert (rows["fan.ceiling"]["device"], rows["fan.ceiling"]["area"], rows["fan.ceiling"]["alexa"]) == (
+        "Ceiling fan", "Living Room", True)
+    assert rows["sun.sun"]["device"] is None and rows["sun.sun"]["area"] is None
+    assert rows["light.disabled"]["state"] is None and rows["light.disabled"]["name"] == "Old lamp"
+    assert answer["alexa"] == {"configured": True, "endpoints": 2}
+    # Each entity Alexa does not get says why, as far as the registries tell.
+    assert "disabled" in rows["light.disabled"]["alexa_note"]
+    assert "hidden" in rows["switch.hidden"]["alexa_note"]
+    assert "diagnostic" in rows["sensor.fan_power"]["alexa_note"]
+    assert "filter" in rows["sun.sun"]["alexa_note"]
+    assert "alexa_note" not in rows["light.lamp"]
+    # All four registry commands went out on one connection before any result came back.
+    assert [m.get("type") for m in ha.peers[0].received[1:5]] == list(REGISTRY_ANSWERS)
+    discovery = json.loads(next(r[3] for r in ha.requests if r[1] == "/api/alexa/smart_home"))
+    assert discovery["directive"]["payload"]["scope"]["token"] == TOKEN
+
+
+@pytest.mark.parametrize(
+    "request_fields, expected",
+    [
+        ({"domain": "light"}, ["light.disabled", "light.lamp"]),
+        ({"area": "living room"}, ["fan.ceiling", "sensor.fan_power"]),
+        ({"area": "kitchen"}, ["light.disabled", "light.lamp"]),
+        ({"area": "Kitchen", "domain": "fan"}, []),
+        ({"domain": "climate"}, []),
+    ],
+)
+def test_list_filters_by_domain_and_by_area_id_or_name(listing, request_fields, expected):
+    listing()
+    answer = devices(action="list", **request_fields)
+    assert [row["entity_id"] for row in answer["entities"]] == expected
+
+
+def test_list_of_an_unknown_area_names_the_areas_there_are(listing):
+    listing()
+    answer = devices(action="list", area="attic")
+    assert answer["error"]["type"] == "NOT_FOUND"
+    assert "Kitchen, Living Room" in answer["error"]["message"]
+
+
+def test_list_without_the_alexa_endpoint_still_lists_and_says_why_alexa_is_unknown(listing):
+    listing(discovery=(404, b"404: Not Found"))
+    answer = devices(action="list")
+    assert answer["count"] == 6
+    assert {row["alexa"] for row in answer["entities"]} == {None}
+    assert answer["alexa"]["configured"] is False
+    assert "alexa: smart_home:" in answer["alexa"]["note"]
+
+
+def test_list_when_the_websocket_rejects_the_token(servers, bridge_env):
+    ha = servers(websocket=serve_home_assistant({}, token="another"))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="list")
+    assert answer["error"]["type"] == "INVALID_AUTHORIZATION"
+    assert "WebSocket API" in answer["error"]["message"]
+    assert TOKEN not in json.dumps(answer)
+
+
+def test_list_when_a_registry_command_fails(servers, bridge_env):
+    answers = dict(REGISTRY_ANSWERS)
+    answers["config/device_registry/list"] = {"error": {"code": "unauthorized", "message": "Unauthorized"}}
+    ha = servers(websocket=serve_home_assistant(answers))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="list")
+    assert answer["error"]["type"] == "HA_ERROR"
+    assert "unauthorized" in answer["error"]["message"]
+
+
+def test_list_when_the_proxy_refuses_websockets(servers, bridge_env):
+    ha = servers(upgrade_status=502)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="list")
+    assert answer["error"]["type"] == "HA_ERROR"
+    assert "HTTP 502" in answer["error"]["message"]
+
+
+def test_state_returns_the_entitys_state_without_its_context(servers, bridge_env):
+    state = {"entity_id": "light.lamp", "state": "on", "attributes": {"brightness": 200},
+             "last_changed": "t1", "last_updated": "t2", "context": {"user_id": "someone"}}
+    ha = servers(rest=rest_with(**{"GET /api/states/light.lamp": (200, state)}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="state", entity_id="light.lamp")
+    assert answer == {key: value for key, value in state.items() if key != "context"}
+    assert ha.requests[0][2]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_state_of_an_unknown_entity_is_not_found(servers, bridge_env):
+    ha = servers(rest=rest_with())
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    assert devices(action="state", entity_id="light.nope")["error"] == {
+        "type": "NOT_FOUND", "message": "Home Assistant has no entity light.nope"}
+
+
+@pytest.mark.parametrize("entity_id", ["light", "Light.Kitchen", "light.kitchen/../../api", "light._x", ""])
+def test_state_of_a_malformed_entity_id_is_refused_before_asking(servers, bridge_env, entity_id):
+    ha = servers(rest=rest_with())
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="state", entity_id=entity_id)
+    assert answer["error"]["type"] == "INVALID_INPUT"
+    assert ha.requests == []
+
+
+def test_call_posts_the_data_and_returns_the_changed_states(servers, bridge_env):
+    changed = [{"entity_id": "light.lamp", "state": "off", "attributes": {}, "context": {}}]
+    ha = servers(rest=rest_with(**{"POST /api/services/light/turn_off": (200, changed)}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="call", domain="light", service="turn_off", data={"entity_id": "light.lamp"})
+    assert answer == {"called": "light.turn_off", "changed": [{"entity_id": "light.lamp", "state": "off",
+                                                               "attributes": {}}]}
+    assert json.loads(ha.requests[0][3]) == {"entity_id": "light.lamp"}
+
+
+def test_call_with_return_response_returns_the_services_answer(servers, bridge_env):
+    answer_body = {"changed_states": [], "service_response": {"weather.home": {"forecast": []}}}
+    ha = servers(rest=rest_with(**{"POST /api/services/weather/get_forecasts?return_response": (200, answer_body)}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="call", domain="weather", service="get_forecasts", return_response=True,
+                     data={"entity_id": "weather.home", "type": "daily"})
+    assert answer == {"called": "weather.get_forecasts", "changed": [],
+                      "response": {"weather.home": {"forecast": []}}}
+
+
+SERVICES = [
+    {"domain": "light", "services": {
+        "turn_on": {"fields": {"brightness_pct": {}, "advanced_fields": {"fields": {"flash": {}}}}},
+        "turn_off": {"fields": {}}}},
+    {"domain": "weather", "services": {"get_forecasts": {"fields": {"type": {}}, "response": {"optional": False}}}},
+]
+
+
+@pytest.mark.parametrize(
+    "domain, service, error_type, words",
+    [
+        ("lights", "turn_on", "NOT_FOUND", "no service domain lights"),
+        ("light", "turn_up", "NOT_FOUND", "light has: turn_off, turn_on"),
+        ("light", "turn_on", "INVALID_INPUT", "its fields: brightness_pct, flash"),
+        ("weather", "get_forecasts", "INVALID_INPUT", '"return_response": true'),
+    ],
+)
+def test_a_refused_call_is_explained_from_the_service_list(servers, bridge_env, domain, service, error_type, words):
+    def rest(method, path, body):
+        if path == "/api/services":
+            return 200, SERVICES
+        return 400, b"400: Bad Request", "text/plain"
+
+    ha = servers(rest=rest)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="call", domain=domain, service=service, data={"brightness": "x"})
+    assert answer["error"]["type"] == error_type
+    assert words in answer["error"]["message"]
+
+
+def test_a_service_that_fails_in_home_assistant_is_an_ha_error(servers, bridge_env):
+    ha = servers(rest=lambda method, path, body: (500, b"500 Internal Server Error", "text/plain"))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="call", domain="light", service="turn_on")
+    assert answer["error"]["type"] == "HA_ERROR"
+    assert "HTTP 500" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("field, value", [("domain", "Light"), ("service", "turn on"), ("domain", "../api")])
+def test_call_refuses_names_home_assistant_would_not_have(servers, bridge_env, field, value):
+    ha = servers(rest=rest_with())
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    request = {"domain": "light", "service": "turn_on", field: value}
+    assert devices(action="call", **request)["error"]["type"] == "INVALID_INPUT"
+    assert ha.requests == []
+
+
+def test_a_rejected_token_is_an_authorization_error(servers, bridge_env):
+    ha = servers(rest=lambda method, path, body: (401, b"401: Unauthorized", "text/plain"))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="state", entity_id="light.lamp")
+    assert answer["error"]["type"] == "INVALID_AUTHORIZATION"
+    assert "long-lived access token" in answer["error"]["message"]
+
+
+def test_an_unreachable_home_assistant_is_named(bridge_env):
+    bridge_env(HA_URL="http://127.0.0.1:9", HA_TOKEN=TOKEN)
+    for request in ({"action": "state", "entity_id": "light.lamp"}, {"action": "list"}):
+        answer = handle({"devices": request}, FakeContext())
+        assert answer["error"]["type"] == "HA_UNREACHABLE", request
+
+
+@pytest.mark.parametrize("env, words", [({}, "HA_URL"), ({"HA_URL": "http://127.0.0.1:9"}, "HA_TOKEN")])
+def test_missing_configuration_is_a_configuration_error(bridge_env, env, words):
+    bridge_env(**env)
+    for request in ({"action": "state", "entity_id": "light.lamp"}, {"action": "list"},
+                    {"action": "call", "domain": "light", "service": "turn_on"}):
+        answer = handle({"devices": request}, FakeContext())
+        assert answer["error"]["type"] == "CONFIGURATION_ERROR"
+        assert words in answer["error"]["message"]
+
+
+def test_unusable_extra_headers_are_a_configuration_error_that_hides_the_value(servers, bridge_env):
+    from gateway import secrets
+
+    ha = servers(rest=rest_with(), websocket=registries_in_reverse)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_HEADERS_PARAMETER="/bridge/headers")
+    secrets._cache["/bridge/headers"] = (time.monotonic(), "not json s3cret-value")
+    for request in ({"action": "list"}, {"action": "state", "entity_id": "light.lamp"}):
+        answer = devices(**request)
+        assert answer["error"]["type"] == "CONFIGURATION_ERROR", request
+        assert "HA_HEADERS_PARAMETER" in answer["error"]["message"]
+        assert "s3cret" not in json.dumps(answer)
+    assert ha.requests == []
+
+
+def test_a_malformed_ha_url_is_not_repeated_as_it_may_hold_a_password(bridge_env):
+    bridge_env(HA_URL="ftp://user:pa55word@ha.example.com", HA_TOKEN=TOKEN)
+    answer = devices(action="state", entity_id="light.lamp")
+    assert answer["error"]["type"] == "CONFIGURATION_ERROR"
+    assert "HA_URL is not an http:// or https:// URL" in answer["error"]["message"]
+    assert "pa55word" not in json.dumps(answer)
