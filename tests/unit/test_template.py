@@ -1,15 +1,22 @@
 """template.yaml: SAM's own linter passes, and the settings Alexa and Lambda depend on are what they must be."""
 
+import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from devtools import build_function
-from devtools.sam import sam
+from devtools.sam import sam, sam_command, sam_env
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_RUNTIME = {"devtools", "tests", "bench", "events"}
+# What Alexa, the warm-up rule and the stack output point at: the alias `live` with SnapStart, else the function.
+ALIAS_OR_FUNCTION = {
+    "Fn::If": ["SnapStartEnabled", {"Ref": "BridgeFunction.Alias"}, {"Fn::GetAtt": "BridgeFunction.Arn"}]
+}
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -70,14 +77,35 @@ def test_only_the_smart_home_skill_may_invoke_through_the_smart_home_principal(t
     assert "Condition" not in permission
     assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
     assert permission["Properties"]["EventSourceToken"] == {"Ref": "SmartHomeSkillId"}
-    assert permission["Properties"]["FunctionName"] == {"Fn::GetAtt": "BridgeFunction.Arn"}
+    assert permission["Properties"]["FunctionName"] == ALIAS_OR_FUNCTION
 
 
 def test_assist_skill_permission_is_optional_and_bound_to_its_skill(template):
     (permission,) = _permissions(template, "alexa-appkit.amazon.com")
     assert permission["Condition"] == "HasAssistSkill"
     assert permission["Properties"]["EventSourceToken"] == {"Ref": "AssistSkillId"}
+    assert permission["Properties"]["FunctionName"] == ALIAS_OR_FUNCTION
     assert template["Parameters"]["AssistSkillId"]["Default"] == ""
+
+
+def test_snapstart_is_an_option_that_is_off_by_default(template):
+    parameter = template["Parameters"]["EnableSnapStart"]
+    assert parameter["Default"] == "false" and sorted(parameter["AllowedValues"]) == ["false", "true"]
+    assert template["Conditions"]["SnapStartEnabled"] == {"Fn::Equals": [{"Ref": "EnableSnapStart"}, "true"]}
+
+
+def test_snapstart_applies_to_published_versions_only_when_enabled(function):
+    assert function["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartEnabled", "PublishedVersions", "None"]}}
+    assert function["AutoPublishAlias"] == "live"  # SnapStart restores published versions only
+    assert function["AutoPublishAliasAllProperties"] is True
+    assert function["VersionDeletionPolicy"] == "Delete"  # a Python snapshot is billed while its version exists
+
+
+def test_warmup_and_the_stack_output_follow_what_alexa_invokes(template):
+    (target,) = template["Resources"]["WarmupRule"]["Properties"]["Targets"]
+    assert target["Arn"] == ALIAS_OR_FUNCTION
+    assert template["Resources"]["WarmupPermission"]["Properties"]["FunctionName"] == ALIAS_OR_FUNCTION
+    assert template["Outputs"]["BridgeFunctionArn"]["Value"] == ALIAS_OR_FUNCTION
 
 
 def test_environment_names_follow_the_design(function):
@@ -106,3 +134,181 @@ def test_log_group_is_the_functions_and_has_a_retention(template):
 def test_build_ships_every_runtime_package():
     packages = {path.parent.name for path in ROOT.glob("*/__init__.py")} - NOT_RUNTIME
     assert packages <= set(build_function.RUNTIME_PACKAGES)
+
+
+# --- SnapStart and the alias, as SAM's own translator expands them -------------------------------------------------
+
+REQUIRED = {"HomeAssistantUrl": "https://ha.example.com", "SmartHomeSkillId": "amzn1.ask.skill.test"}
+PACKAGED_CODE = "s3://deploy-bucket/0123456789abcdef"  # what `sam package` puts in CodeUri
+# A redeploy that changes one parameter only, for each parameter that reaches the function's configuration.
+PARAMETER_ONLY_CHANGES = {
+    "HomeAssistantUrl": "https://ha2.example.com",
+    "HomeAssistantVerifyTls": "false",
+    "HomeAssistantTokenParameter": "/ha-alexa-bridge/token",
+    "PreloadFeatures": "ha_alexa,ha_assist",
+    "LogLevel": "DEBUG",
+    "MemorySize": "512",
+    "EnableSnapStart": "true",
+}
+# Runs in the SAM CLI's venv, which has samtranslator (the transform CloudFormation runs, in the version
+# `sam validate` uses): stdin {"template", "cases": [{"parameters", "code_uri", "properties"}]} -> translations.
+_TRANSLATE = """
+import json, sys
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+class NoManagedPolicies:
+    def load(self):
+        return {}
+
+request = json.load(sys.stdin)
+results = []
+for case in request["cases"]:
+    template = yaml_parse(request["template"])
+    properties = template["Resources"]["BridgeFunction"]["Properties"]
+    properties.update(case["properties"], CodeUri=case["code_uri"])
+    results.append(transform(template, case["parameters"], NoManagedPolicies()))
+json.dump(results, sys.stdout)
+"""
+
+
+def _translate(cases: dict[str, dict]) -> dict[str, dict]:
+    """Each case's CloudFormation template, as the AWS::Serverless transform makes it."""
+    request = {
+        "template": (ROOT / "template.yaml").read_text(),
+        "cases": [
+            {"parameters": {**REQUIRED, **case.get("parameters", {})}, "code_uri": case.get("code_uri", PACKAGED_CODE),
+             "properties": case.get("properties", {})}
+            for case in cases.values()
+        ],
+    }  # fmt: skip
+    python = sam_command()[0]  # the SAM CLI venv's interpreter (installed on first use, as for the lint test)
+    result = subprocess.run(
+        [python, "-c", _TRANSLATE], input=json.dumps(request), capture_output=True, text=True, check=False,
+        env={**sam_env(), "AWS_DEFAULT_REGION": "us-east-1"},  # the pseudo parameters need a region, nothing else
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return dict(zip(cases, json.loads(result.stdout), strict=True))
+
+
+@pytest.fixture(scope="module")
+def translated():
+    cases = {
+        "base": {},
+        "code": {"code_uri": "s3://deploy-bucket/fedcba9876543210"},  # a code-only change
+        "timeout": {"properties": {"Timeout": 12}},  # a template-only change
+    }
+    cases |= {name: {"parameters": {name: value}} for name, value in PARAMETER_ONLY_CHANGES.items()}
+    return _translate(cases)
+
+
+def _version(cfn):
+    (logical_id,) = [key for key, resource in cfn["Resources"].items() if resource["Type"] == "AWS::Lambda::Version"]
+    return logical_id, cfn["Resources"][logical_id]
+
+
+def _parameter_values(template, overrides):
+    values = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()}
+    return values | REQUIRED | overrides
+
+
+def _resolve(value, parameters):
+    """What CloudFormation makes of the version description: Fn::Select, Fn::Sub and Ref of parameters."""
+    if isinstance(value, dict) and "Fn::Select" in value:
+        index, items = value["Fn::Select"]
+        return _resolve(items[int(index)], parameters)
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda match: parameters[match.group(1)], value["Fn::Sub"])
+    if isinstance(value, dict) and "Ref" in value:
+        return parameters[value["Ref"]]
+    return value
+
+
+def _parameters_used(value, template) -> set[str]:
+    """The template parameters a value depends on, through Ref, Fn::Sub and the conditions of Fn::If."""
+    if isinstance(value, list):
+        return set().union(*(_parameters_used(item, template) for item in value))
+    if not isinstance(value, dict):
+        return set()
+    found = set()
+    for key, item in value.items():
+        if key == "Ref" and item in template["Parameters"]:
+            found.add(item)
+        elif key == "Fn::Sub":
+            text = item if isinstance(item, str) else item[0]
+            found |= set(re.findall(r"\$\{([A-Za-z0-9]+)\}", text)) & set(template["Parameters"])
+        elif key == "Fn::If":
+            found |= _parameters_used(template["Conditions"][item[0]], template)
+        found |= _parameters_used(item, template)
+    return found
+
+
+def test_the_alias_points_at_the_published_version_and_permissions_at_the_alias(translated):
+    cfn = translated["base"]
+    version_id, version = _version(cfn)
+    assert version["DeletionPolicy"] == "Delete"
+    alias = cfn["Resources"]["BridgeFunctionAliaslive"]
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    assert cfn["Resources"]["BridgeFunction"]["Properties"]["SnapStart"] == {
+        "ApplyOn": {"Fn::If": ["SnapStartEnabled", "PublishedVersions", "None"]}
+    }
+    alias_or_function = {"Fn::If": ["SnapStartEnabled", {"Ref": "BridgeFunctionAliaslive"},
+                                    {"Fn::GetAtt": ["BridgeFunction", "Arn"]}]}  # fmt: skip
+    permissions = [r for r in cfn["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert {p["Properties"]["Principal"] for p in permissions} == {
+        "alexa-connectedhome.amazon.com", "alexa-appkit.amazon.com", "events.amazonaws.com"
+    }  # fmt: skip
+    assert all(p["Properties"]["FunctionName"] == alias_or_function for p in permissions)
+    assert cfn["Resources"]["WarmupRule"]["Properties"]["Targets"][0]["Arn"] == alias_or_function
+    assert cfn["Outputs"]["BridgeFunctionArn"]["Value"] == alias_or_function
+
+
+def test_code_and_template_changes_publish_a_new_version(translated):
+    """SAM renames the Version when the packaged code or any function property changes: a new version."""
+    base_id, _ = _version(translated["base"])
+    assert _version(translated["code"])[0] != base_id
+    assert _version(translated["timeout"])[0] != base_id
+
+
+@pytest.mark.parametrize("name", sorted(PARAMETER_ONLY_CHANGES))
+def test_a_parameter_only_redeploy_publishes_a_new_version(translated, template, name):
+    """SAM keeps the Version's name (its hash is of the unresolved properties), so its Description must change:
+    CloudFormation replaces an AWS::Lambda::Version whose Description changes, which publishes a new version."""
+    base_id, base = _version(translated["base"])
+    changed_id, changed = _version(translated[name])
+    assert changed_id == base_id  # why the description is needed at all
+    before = _resolve(base["Properties"]["Description"], _parameter_values(template, {}))
+    changed_values = _parameter_values(template, {name: PARAMETER_ONLY_CHANGES[name]})
+    after = _resolve(changed["Properties"]["Description"], changed_values)
+    assert before != after
+
+
+def test_the_version_description_names_exactly_the_parameters_of_the_functions_configuration(translated, template):
+    """Every parameter that reaches the function must republish it; any other would make CloudFormation replace
+    the Version while Lambda, seeing no change, hands back the version already published."""
+    cfn = translated["base"]
+    _, version = _version(cfn)
+    in_description = _parameters_used(version["Properties"]["Description"], template)
+    in_function = _parameters_used(cfn["Resources"]["BridgeFunction"]["Properties"], template)
+    assert in_description == in_function == set(PARAMETER_ONLY_CHANGES)
+
+
+def test_the_version_is_published_after_the_log_group_exists(translated):
+    """With SnapStart, publishing runs INIT, whose logs would otherwise create the group without its retention."""
+    _, version = _version(translated["base"])
+    assert {"Ref": "BridgeLogGroup"} in version["Properties"]["Description"]["Fn::Select"][1]
+
+
+def test_the_version_description_fits_lambdas_256_characters(template, function):
+    """The longest values the parameters allow still fit, so a deploy cannot fail on the description."""
+
+    def longest(spec):
+        if "AllowedValues" in spec:
+            return max(map(str, spec["AllowedValues"]), key=len)
+        if "MaxValue" in spec:
+            return str(spec["MaxValue"])
+        return "x" * spec["MaxLength"]
+
+    parameters = {name: longest(template["Parameters"][name]) for name in PARAMETER_ONLY_CHANGES}
+    assert len(_resolve(function["VersionDescription"], parameters)) <= 256
