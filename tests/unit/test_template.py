@@ -110,7 +110,7 @@ def test_warmup_and_the_stack_output_follow_what_alexa_invokes(template):
 
 def test_environment_names_follow_the_design(function):
     assert set(function["Environment"]["Variables"]) == {
-        "HA_URL", "HA_VERIFY_TLS", "HA_TOKEN_PARAMETER", "BRIDGE_PRELOAD",
+        "HA_URL", "HA_VERIFY_TLS", "HA_TOKEN_PARAMETER", "BRIDGE_PRELOAD", "ASSIST_AGENT_ID", "ASSIST_LANGUAGE",
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
     }  # fmt: skip
     assert "HA_TOKEN" not in function["Environment"]["Variables"]  # a secret never sits in the configuration
@@ -146,6 +146,8 @@ PARAMETER_ONLY_CHANGES = {
     "HomeAssistantVerifyTls": "false",
     "HomeAssistantTokenParameter": "/ha-alexa-bridge/token",
     "PreloadFeatures": "ha_alexa,ha_assist",
+    "AssistAgentId": "conversation.openai",
+    "AssistLanguage": "de",
     "LogLevel": "DEBUG",
     "MemorySize": "512",
     "EnableSnapStart": "true",
