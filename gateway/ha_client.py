@@ -162,6 +162,8 @@ class HomeAssistantClient:
                 sock.settimeout(_left(until))
                 chunk = response.read(65536)
                 if not chunk:
+                    if response.length:  # closed before all it announced: http.client's read(n) does not raise
+                        raise http.client.IncompleteRead(b"", response.length)
                     break
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
