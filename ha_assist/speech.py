@@ -47,6 +47,8 @@ def truncate(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, at the end of a sentence if one is near, else between words."""
     if len(text) <= limit:
         return text
+    if limit < 1:
+        return ""
     head = text[: limit - 1]
     sentences = [match.end() for match in SENTENCE_END.finditer(head)]
     if sentences and sentences[-1] > limit // 2:
