@@ -7,7 +7,6 @@ next request in the same process works; and nothing printed contains a token.
 
 import http.client
 import io
-import socket
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from devtools.demo_ha import free_port
 from fast_path import lambda_handler
 from support import FakeContext
 
@@ -104,12 +104,6 @@ class World:
         self.proxy.faults.append(fault)
         self.configure(HA_URL=self.proxy.url)
         return self.ha
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def restarted(world: World):

@@ -7,12 +7,12 @@ unicode; keys deleted and added. Events of any shape are generated too. Home Ass
 
 import copy
 import json
-import socket
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devtools.demo_ha import free_port
 from fast_path import classify, lambda_handler
 from support import ROOT, FakeContext
 
@@ -80,10 +80,7 @@ def mutated(draw, sample):
 
 @pytest.fixture
 def refused_ha(bridge_env):
-    with socket.socket() as sock:  # free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    bridge_env(HA_URL=f"http://127.0.0.1:{port}", HA_TOKEN="fuzz-token")
+    bridge_env(HA_URL=f"http://127.0.0.1:{free_port()}", HA_TOKEN="fuzz-token")  # nothing listens there
 
 
 def check(event, alexa_schema):

@@ -2,12 +2,12 @@
 
 import io
 import json
-import socket
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from support import TOKEN, FakeContext
+from devtools.demo_ha import free_port
 from fast_path import lambda_handler
 from gateway import secrets
 from gateway.secrets import SecretError, default_token
@@ -15,12 +15,6 @@ from gateway.secrets import SecretError, default_token
 PARAMETER = "/ha-alexa-bridge/token"
 SESSION_TOKEN = "session-token-from-lambda"
 CF_HEADERS = {"CF-Access-Client-Id": "client-id.access", "CF-Access-Client-Secret": "cf-SECRET-0123456789"}
-
-
-def refused_port() -> int:
-    with socket.socket() as sock:  # free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -99,7 +93,7 @@ def test_ha_token_wins_over_the_parameter_and_nothing_configured_is_empty(bridge
 
 def test_the_extension_is_used_when_it_listens_and_gets_the_session_token(extension, bridge_env, monkeypatch):
     requests = extension({PARAMETER: TOKEN})
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", f"http://127.0.0.1:{refused_port()}")  # boto3 would fail
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", f"http://127.0.0.1:{free_port()}")  # boto3 would fail
     bridge_env(HA_TOKEN_PARAMETER=PARAMETER)
     assert default_token() == TOKEN
     assert default_token() == TOKEN
@@ -112,7 +106,7 @@ def test_the_extension_is_used_when_it_listens_and_gets_the_session_token(extens
 def test_without_a_listening_extension_boto3_reads_the_parameter(ssm, bridge_env, monkeypatch):
     ssm.put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
     monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
-    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(refused_port()))
+    monkeypatch.setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", str(free_port()))  # nothing listens there
     bridge_env(HA_TOKEN_PARAMETER=PARAMETER)
     assert default_token() == TOKEN
 
