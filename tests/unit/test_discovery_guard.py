@@ -179,9 +179,9 @@ def test_a_clean_discovery_is_answered_as_home_assistant_gave_it(fake_ha, bridge
 
 # Property: whatever Home Assistant gets wrong in an endpoint's fields, what the guard keeps is valid for Alexa.
 SCHEMA_CATEGORIES = ["LIGHT", "SWITCH", "OTHER", "SMARTPLUG", "THERMOSTAT", "CAMERA", "DOOR"]
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                      max_size=3), max_leaves=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
 broken_values = {
     "endpointId": st.from_regex(r"[a-z_#]{1,20}", fullmatch=True) | st.text(max_size=300) | json_values,
     "friendlyName": st.text(max_size=200) | json_values,

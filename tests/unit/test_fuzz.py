@@ -2,7 +2,8 @@
 with a JSON-serialisable dict, and answers anything directive-shaped with a schema-valid ErrorResponse.
 
 The sample events (events/*.json) are mutated: values replaced by wrong types, huge strings, deep nesting and
-unicode; keys deleted and added. Events of any shape are generated too. Home Assistant is a refused port, so nothing waits.
+unicode; keys deleted and added. Events of any shape are generated too. Home Assistant is a refused port, so
+nothing waits.
 """
 
 import copy
@@ -29,8 +30,8 @@ WORDS = ["directive", "header", "payload", "endpoint", "scope", "token", "namesp
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
            | st.text() | st.sampled_from(WORDS))
 keys = st.sampled_from(WORDS) | st.text(max_size=10)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
-                           max_leaves=12)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4), max_leaves=12)
 huge_strings = st.builds(lambda piece, times: piece * times, st.text(min_size=1, max_size=3), st.integers(1, 300_000))
 
 
