@@ -108,6 +108,10 @@ def _repair(endpoint: dict) -> tuple[dict, list[str]]:
     if not known or known != categories:
         fixed["displayCategories"] = known or ["OTHER"]
         reasons.append(f"displayCategories {repr(categories)[:200]} became {fixed['displayCategories']}")
+    capabilities = [_without_duplicate_modes(capability) for capability in fixed["capabilities"]]
+    if any(new is not old for new, old in zip(capabilities, fixed["capabilities"])):
+        fixed["capabilities"] = capabilities
+        reasons.append("duplicate supportedModes were removed")  # HA maps several HVAC modes to CUSTOM
     cookie = fixed.get("cookie", {})
     if not isinstance(cookie, dict) or not all(isinstance(value, str) for value in cookie.values()):
         del fixed["cookie"]
@@ -120,6 +124,17 @@ def _repair(endpoint: dict) -> tuple[dict, list[str]]:
         fixed["additionalAttributes"] = valid
         reasons.append("additionalAttributes that Alexa refuses were left out")
     return (fixed, reasons) if reasons else (endpoint, [])
+
+
+def _without_duplicate_modes(capability: dict) -> dict:
+    configuration = capability.get("configuration")
+    modes = configuration.get("supportedModes") if isinstance(configuration, dict) else None
+    if not isinstance(modes, list) or not all(isinstance(mode, str) for mode in modes):
+        return capability
+    unique = list(dict.fromkeys(modes))
+    if len(unique) == len(modes):
+        return capability
+    return {**capability, "configuration": {**configuration, "supportedModes": unique}}
 
 
 def _problem(endpoint, action: str, reason: str) -> dict:

@@ -23,8 +23,10 @@ def alexa_schema():
 
 
 # The schema file predates parts of Alexa's documented API that Home Assistant uses. Exactly these are added
-# to it, nothing is loosened: display categories from Alexa's "Display categories" reference, and the
-# Alexa.PlaybackStateReporter interface (Alexa's "PlaybackStateReporter Interface" reference).
+# to it, nothing is loosened: display categories from Alexa's "Display categories" reference, the
+# Alexa.PlaybackStateReporter interface (Alexa's "PlaybackStateReporter Interface" reference), and the
+# thermostat modes CUSTOM and EM_HEAT (Alexa's ThermostatController 3.2 "ThermostatMode values").
+THERMOSTAT_MODES = ["CUSTOM", "EM_HEAT"]
 DOCUMENTED_DISPLAY_CATEGORIES = ["AIR_CONDITIONER", "AIR_PURIFIER", "VACUUM_CLEANER", "WATER_HEATER"]
 PLAYBACK_STATE_REPORTER = {
     "type": "object",
@@ -44,7 +46,13 @@ def add_documented_since_schema(schema: dict) -> None:
         categories = endpoints.get("properties", {}).get("endpoints", {}).get("items", {}).get("properties", {})
         if "displayCategories" in categories:
             categories["displayCategories"]["items"]["enum"] += DOCUMENTED_DISPLAY_CATEGORIES
-    schema["definitions"]["endpoint.capabilities"]["items"]["anyOf"].append(PLAYBACK_STATE_REPORTER)
+    capabilities = schema["definitions"]["endpoint.capabilities"]["items"]["anyOf"]
+    capabilities.append(PLAYBACK_STATE_REPORTER)
+    for capability in capabilities:
+        configuration = capability.get("allOf", [{}, {}])[-1].get("properties", {}).get("configuration", {})
+        modes = configuration.get("properties", {}).get("supportedModes", {}).get("items", {})
+        if modes.get("enum") == ["AUTO", "COOL", "HEAT", "ECO", "OFF"]:
+            modes["enum"] += THERMOSTAT_MODES
 
 
 @pytest.fixture

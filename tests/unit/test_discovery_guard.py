@@ -210,3 +210,22 @@ def test_any_damage_leaves_a_valid_answer_and_fine_endpoints_untouched(alexa_sch
     assert_valid(alexa_schema, kept)
     repaired = {p["endpointId"] for p in problems if p["action"] == "repaired"}
     assert all(any(e is k for e in endpoints) for k in kept if k["endpointId"] not in repaired)
+
+
+def test_duplicate_supported_modes_are_removed_and_the_rest_kept():
+    thermostat = {
+        "endpointId": "climate#hvac", "friendlyName": "Hvac", "description": "d", "manufacturerName": "m",
+        "displayCategories": ["THERMOSTAT"],
+        "capabilities": [
+            {"type": "AlexaInterface", "interface": "Alexa.ThermostatController", "version": "3",
+             "configuration": {"supportsScheduling": False, "supportedModes": ["OFF", "HEAT", "CUSTOM", "CUSTOM"]}},
+            {"type": "AlexaInterface", "interface": "Alexa", "version": "3"},
+        ],
+    }
+    (kept,), (problem,) = check_endpoints([thermostat])
+    assert kept["capabilities"][0]["configuration"] == {"supportsScheduling": False,
+                                                         "supportedModes": ["OFF", "HEAT", "CUSTOM"]}
+    assert kept["capabilities"][1] is thermostat["capabilities"][1]
+    assert problem["action"] == "repaired" and "supportedModes" in problem["reason"]
+    assert thermostat["capabilities"][0]["configuration"]["supportedModes"][-1] == "CUSTOM"  # input untouched
+    assert len(thermostat["capabilities"][0]["configuration"]["supportedModes"]) == 4
