@@ -110,19 +110,27 @@ def test_warmup_and_the_stack_output_follow_what_alexa_invokes(template):
 
 def test_environment_names_follow_the_design(function):
     assert set(function["Environment"]["Variables"]) == {
-        "HA_URL", "HA_VERIFY_TLS", "HA_TOKEN_PARAMETER", "BRIDGE_PRELOAD", "ASSIST_AGENT_ID", "ASSIST_LANGUAGE",
+        "HA_URL", "HA_VERIFY_TLS", "HA_TOKEN_PARAMETER", "HA_HEADERS_PARAMETER", "BRIDGE_PRELOAD", "ASSIST_AGENT_ID", "ASSIST_LANGUAGE",
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
     }  # fmt: skip
     assert "HA_TOKEN" not in function["Environment"]["Variables"]  # a secret never sits in the configuration
 
 
-def test_token_parameter_grant_is_conditional_and_covers_one_parameter(function):
-    (policy,) = function["Policies"]
-    condition, document, otherwise = policy["Fn::If"]
-    assert condition == "HasTokenParameter" and otherwise == {"Ref": "AWS::NoValue"}
-    (statement,) = document["Statement"]
-    assert statement["Action"] == "ssm:GetParameter"
-    assert statement["Resource"]["Fn::Sub"].endswith(":parameter${HomeAssistantTokenParameter}")
+def test_each_grant_is_conditional_and_covers_one_named_resource(function):
+    grants = {}
+    for policy in function["Policies"]:
+        condition, document, otherwise = policy["Fn::If"]
+        assert otherwise == {"Ref": "AWS::NoValue"}
+        (statement,) = document["Statement"]
+        grants[condition] = statement
+    assert set(grants) == {"HasTokenParameter", "HasHeadersParameter", "HasParameterKmsKey"}
+    for condition, parameter in (("HasTokenParameter", "HomeAssistantTokenParameter"),
+                                 ("HasHeadersParameter", "HomeAssistantHeadersParameter")):
+        assert grants[condition]["Action"] == "ssm:GetParameter"
+        assert grants[condition]["Resource"]["Fn::Sub"].endswith(f":parameter${{{parameter}}}")
+    kms = grants["HasParameterKmsKey"]
+    assert (kms["Action"], kms["Resource"]) == ("kms:Decrypt", {"Ref": "ParameterKmsKeyArn"})
+    assert kms["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}
 
 
 def test_log_group_is_the_functions_and_has_a_retention(template):
@@ -145,6 +153,7 @@ PARAMETER_ONLY_CHANGES = {
     "HomeAssistantUrl": "https://ha2.example.com",
     "HomeAssistantVerifyTls": "false",
     "HomeAssistantTokenParameter": "/ha-alexa-bridge/token",
+    "HomeAssistantHeadersParameter": "/ha-alexa-bridge/headers",
     "PreloadFeatures": "ha_alexa,ha_assist",
     "AssistAgentId": "conversation.openai",
     "AssistLanguage": "de",
