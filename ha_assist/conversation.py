@@ -20,7 +20,7 @@ from ha_assist.errors import (
     AssistUnreachable,
 )
 from ha_assist.phrases import phrase
-from ha_assist.request import SkillRequest
+from ha_assist.request import SkillRequest, dig
 from ha_assist.speech import from_ssml, ssml
 
 CONVERSATION_PATH = "/api/conversation/process"
@@ -116,16 +116,16 @@ def parse_result(result) -> Answer:
     intent_response = result.get("response") if isinstance(result, dict) else None
     if not isinstance(intent_response, dict):
         raise AssistBadAnswer("Home Assistant's answer is not a conversation result")
-    speech = _dig(intent_response, "speech", "plain", "speech")
+    speech = dig(intent_response, "speech", "plain", "speech")
     if not isinstance(speech, str):
         # An agent may answer in SSML only: keep its words; the bridge writes its own SSML.
-        markup = _dig(intent_response, "speech", "ssml", "speech")
+        markup = dig(intent_response, "speech", "ssml", "speech")
         speech = from_ssml(markup) if isinstance(markup, str) else ""
     conversation_id = result.get("conversation_id")
     if not (isinstance(conversation_id, str) and 0 < len(conversation_id) <= MAX_CONVERSATION_ID):
         conversation_id = None
     response_type = intent_response.get("response_type")
-    error_code = _dig(intent_response, "data", "code")
+    error_code = dig(intent_response, "data", "code")
     return Answer(
         speech=speech if isinstance(speech, str) else "",
         conversation_id=conversation_id,
@@ -133,14 +133,6 @@ def parse_result(result) -> Answer:
         response_type=response_type if isinstance(response_type, str) else "",
         error_code=error_code if isinstance(error_code, str) else None,
     )
-
-
-def _dig(value, *path):
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def _message(response) -> str:

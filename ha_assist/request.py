@@ -24,7 +24,8 @@ class SkillRequest:
     error: str = ""  # SessionEndedRequest, System.ExceptionEncountered: the error Alexa reports
 
 
-def _dig(value, *path):
+def dig(value, *path):
+    """The value at `path` in nested dicts, or None where a step is missing or not a dict."""
     for key in path:
         if not isinstance(value, dict):
             return None
@@ -41,22 +42,22 @@ def parse(event: dict) -> SkillRequest:
     request = event.get("request") if isinstance(event, dict) else None
     if not isinstance(request, dict):
         request = {}
-    attributes = _dig(event, "session", "attributes")
-    new_session = _dig(event, "session", "new")
-    error_type, error_message = _text(_dig(request, "error", "type")), _text(_dig(request, "error", "message"))
+    attributes = dig(event, "session", "attributes")
+    new_session = dig(event, "session", "new")
+    error_type, error_message = _text(dig(request, "error", "type")), _text(dig(request, "error", "message"))
     return SkillRequest(
         type=_text(request.get("type")),
         request_id=_text(request.get("requestId")),
         locale=_text(request.get("locale")) or DEFAULT_LOCALE,
-        intent=_text(_dig(request, "intent", "name")),
-        query=_text(_dig(request, "intent", "slots", QUERY_SLOT, "value")),
+        intent=_text(dig(request, "intent", "name")),
+        query=_text(dig(request, "intent", "slots", QUERY_SLOT, "value")),
         new_session=new_session if isinstance(new_session, bool) else True,
         attributes=dict(attributes) if isinstance(attributes, dict) else {},
         # Alexa sends the linked token in context.System.user; old requests have it in session.user too.
-        access_token=_text(_dig(event, "context", "System", "user", "accessToken"))
-        or _text(_dig(event, "session", "user", "accessToken")),
-        api_endpoint=_text(_dig(event, "context", "System", "apiEndpoint")),
-        api_access_token=_text(_dig(event, "context", "System", "apiAccessToken")),
+        access_token=_text(dig(event, "context", "System", "user", "accessToken"))
+        or _text(dig(event, "session", "user", "accessToken")),
+        api_endpoint=_text(dig(event, "context", "System", "apiEndpoint")),
+        api_access_token=_text(dig(event, "context", "System", "apiAccessToken")),
         reason=_text(request.get("reason")),
         error=": ".join(filter(None, (error_type, error_message))),
     )
