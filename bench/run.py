@@ -11,7 +11,8 @@ network round-trip delay. The request is an Alexa Discovery directive carrying t
 - one-file proxy    baseline (b), bench/baselines/one_file_proxy: urllib3, a new pool per invocation;
 - floor             bench/baselines/floor: answers with a stored Discovery answer, calls nothing: the cost of
                     the interpreter and the runtime client alone (a reference, not a competitor);
-- candidate         with --candidate DIR: a changed copy of the artifact, to measure a change before making it.
+- candidate NAME    with --candidate DIR (repeatable): a changed copy of the artifact, to measure a change
+                    before making it.
 
 and, for the INIT choices, the artifact with the preconnect off and/or nothing preloaded (bench/shims).
 
@@ -33,14 +34,17 @@ import json
 import os
 import platform
 import py_compile
+import queue
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import venv
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
 
@@ -170,7 +174,7 @@ def ensure_artifact(build: str) -> dict:
     if build == "always" or (build == "auto" and stale):
         print(f"bench: building the artifact (make build); differs from the checkout: {', '.join(stale[:5])}",
               file=sys.stderr, flush=True)
-        subprocess.run(["make", "build"], cwd=PROJECT_ROOT, check=True)
+        subprocess.run(["make", "build"], cwd=PROJECT_ROOT, check=True, stdout=sys.stderr)
         stale = artifact_is_stale()
     elif stale:
         print(f"bench: warning: the artifact differs from the checkout ({', '.join(stale[:5])}); measuring it"
@@ -242,17 +246,17 @@ class Bench:
     def __init__(self, python: Path, proxy, event: dict, memory: int):
         self.python, self.proxy, self.event, self.memory = str(python), proxy, event, memory
 
-    def _invoke(self, variant: Variant, count: int, on_result=None):
+    def _invoke(self, variant: Variant, events, on_result=None):
         from devtools.local_invoke import invoke
 
         env = {"HA_URL": self.proxy.url, "HA_CA_BUNDLE": self.proxy.ca_file, "HA_TOKEN": "",
                "HA_TOKEN_PARAMETER": "", "HA_VERIFY_TLS": "true", **variant.env}
-        return invoke([self.event] * count, env=env, memory=self.memory, timeout=10, handler=variant.handler,
+        return invoke(events, env=env, memory=self.memory, timeout=10, handler=variant.handler,
                       task_root=variant.task_root, python=self.python, echo=False, on_result=on_result)
 
     def cold(self, variant: Variant) -> dict:
         before = self.proxy.connections
-        (r,) = self._invoke(variant, 1)
+        (r,) = self._invoke(variant, [self.event])
         check(variant, r)
         return {
             "init_ms": r.init_ms, "init_cpu_ms": r.init_cpu_ms, "first_ms": r.duration_ms,
@@ -265,36 +269,64 @@ class Bench:
         time.sleep(pause_s)  # let Home Assistant finish the work the previous request left behind
         return self.cold(variant)
 
-    def warm(self, variant: Variant, count: int) -> dict:
-        marks = []
+    def warm(self, variants: list[Variant], count: int) -> dict:
+        """`count` warm requests per variant, after a cold one: one process per variant, all alive at once,
+        taking turns one request at a time, so that whatever else the machine does falls on every variant alike."""
+        turns = {v.key: queue.Queue() for v in variants}
+        done: queue.Queue = queue.Queue()
 
-        def after(result):
-            check(variant, result)
-            if not marks:  # after the cold invocation: count the connections the warm ones open
-                marks.append(self.proxy.connections)
+        def events(key):
+            while turns[key].get():
+                yield self.event
 
-        results = self._invoke(variant, count + 1, on_result=after)[1:]
-        runs = []
-        for r in results:
-            ha_ms = metric(r, "HomeAssistantLatency")
-            request_ms = metric(r, "RequestLatency")
-            runs.append({
-                "ms": r.duration_ms, "cpu_ms": r.cpu_ms, "ms128": model_128(r.duration_ms, r.cpu_ms),
-                "ha_ms": ha_ms, "request_ms": request_ms,
-                "overhead_ms": r.duration_ms - ha_ms if ha_ms is not None else None,
-                "handler_overhead_ms": request_ms - ha_ms if None not in (ha_ms, request_ms) else None,
-            })
-        return {"runs": runs, "new_connections": self.proxy.connections - marks[0],
-                "rss_mb": results[-1].max_memory_mb}
+        def run(variant):
+            try:
+                self._invoke(variant, events(variant.key), on_result=lambda r: done.put(r))
+            except BaseException as err:  # handed to the coordinator, which stops every variant
+                done.put(err)
+
+        threads = [threading.Thread(target=run, args=(v,), name=f"warm-{v.key}", daemon=True) for v in variants]
+        for thread in threads:
+            thread.start()
+        data = {v.key: {"runs": [], "new_connections": 0, "rss_mb": None} for v in variants}
+        try:
+            for round_ in range(count + 1):  # round 0 is each process's cold request
+                shift = round_ % len(variants)
+                for variant in variants[shift:] + variants[:shift]:
+                    before = self.proxy.connections
+                    turns[variant.key].put(True)
+                    result = done.get(timeout=60)
+                    if isinstance(result, BaseException):
+                        raise result
+                    check(variant, result)
+                    if round_:
+                        record = data[variant.key]
+                        record["runs"].append(warm_run(result))
+                        record["new_connections"] += self.proxy.connections - before
+                        record["rss_mb"] = result.max_memory_mb
+        finally:
+            for variant in variants:
+                turns[variant.key].put(False)
+            for thread in threads:
+                thread.join(15)
+        return data
 
 
-def variants(work: Path, shims: Path, floor_answer: Path, candidate: Path | None = None) -> list[Variant]:
+def warm_run(r) -> dict:
+    ha_ms, request_ms = metric(r, "HomeAssistantLatency"), metric(r, "RequestLatency")
+    return {
+        "ms": r.duration_ms, "cpu_ms": r.cpu_ms, "ms128": model_128(r.duration_ms, r.cpu_ms),
+        "ha_ms": ha_ms, "request_ms": request_ms,
+        "overhead_ms": r.duration_ms - ha_ms if ha_ms is not None else None,
+        "handler_overhead_ms": request_ms - ha_ms if None not in (ha_ms, request_ms) else None,
+    }
+
+
+def variants(work: Path, shims: Path, floor_answer: Path, candidates=()) -> list[Variant]:
     nopyc = copy_without_pyc(BUILD_DIR, work / "bridge-no-pyc")
     with_shims = {"PYTHONPATH": f"{BUILD_DIR}{os.pathsep}{shims}"}
-    extra = []
-    if candidate is not None:
-        extra.append(Variant("candidate", f"candidate ({candidate.name})", candidate.resolve(),
-                             {"BRIDGE_PRELOAD": "ha_alexa"}, note=f"a changed artifact: {candidate}"))
+    extra = [Variant(f"candidate:{path.name}", f"candidate {path.name}", path.resolve(), {"BRIDGE_PRELOAD": "ha_alexa"},
+                     note=f"a changed artifact: {path}") for path in candidates]
     return [*extra,
         Variant("bridge", "bridge (artifact)", BUILD_DIR, {"BRIDGE_PRELOAD": "ha_alexa"},
                 note="preload ha_alexa + preconnect (the defaults)"),
@@ -314,10 +346,14 @@ def variants(work: Path, shims: Path, floor_answer: Path, candidate: Path | None
 
 # -- the report ------------------------------------------------------------------------------------------------
 
-MAIN = ("bridge", "candidate", "bridge_nopyc", "eager", "one_file", "floor")
+MAIN = ("bridge", "bridge_nopyc", "eager", "one_file", "floor")
 SHORT = {"eager": "(a)", "one_file": "(b)"}
 INIT_CHOICES = {"bridge": "`ha_alexa` / on (the default)", "no_preconnect": "`ha_alexa` / off",
                 "preconnect_only": "empty / on (shim)", "no_preload": "empty / off"}
+
+
+def candidate_keys(stats: dict) -> list[str]:
+    return [key for key in stats if key.startswith("candidate:")]
 
 
 def fmt(s: dict | None, digits: int = 1) -> str:
@@ -390,7 +426,8 @@ def goals(stats: dict, key: str = "bridge") -> list[tuple[str, str, str, bool | 
 def markdown(report: dict) -> str:
     stats, cfg, art = report["stats"], report["config"], report["artifact"]
     labels = {v["key"]: v["label"] for v in report["variants"]}
-    main = [k for k in MAIN if k in stats]
+    subjects = ["bridge", *candidate_keys(stats)]
+    main = subjects + [k for k in MAIN[1:] if k in stats]
     pyc = art["pyc"]
     out = [
         "# Benchmark results",
@@ -437,18 +474,17 @@ def markdown(report: dict) -> str:
         if w:
             out.append(f"| {labels[key]} | **{fmt(w['ms'], 2)}** | {fmt(w['cpu_ms'], 2)} | {fmt(w['ms128'], 2)} | "
                        f"{fmt(w['ha_ms'], 2)} | {fmt(w['overhead_ms'], 2)} | {w['new_connections']} of {cfg['warm']} |")
-    for key in ("bridge", "candidate"):
+    for key in subjects:
         own = _get(stats, key, "handler_overhead_ms", True)
         if own:
             out += ["", f"{labels[key]}: the handler alone (its RequestLatency minus its HomeAssistantLatency)"
                     f" takes {fmt(own, 2)} ms; \"minus HA call\" adds the metrics flush and the runtime client's"
                     " work, which the floor's invocation shows on its own."]
-    subjects = [k for k in ("bridge", "candidate") if k in stats]
-    heads = [f"{labels[k]} vs {SHORT[o]}" for k in subjects for o in ("eager", "one_file")]
+    heads = [f"bridge vs {SHORT[o]} {o.replace('_', '-')}" for o in ("eager", "one_file")]
     out += ["", "## Ratios (medians)", "",
-            "| | " + " | ".join(heads) + " | no .pyc / bridge |" + (" candidate / bridge |" if "candidate" in stats
-                                                                    else ""),
-            "| --- " * (len(heads) + 2 + ("candidate" in stats)) + "|"]
+            "| | " + " | ".join(heads) + " | no .pyc / bridge |"
+            + "".join(f" {labels[k]} / bridge |" for k in subjects[1:]),
+            "| --- " * (len(heads) + len(subjects) + 1) + "|"]
     rows = [("cold request, measured", "cold_ms", False), ("cold request, modelled 128 MB", "cold128_ms", False),
             ("INIT", "init_ms", False), ("first invocation", "first_ms", False),
             ("first invocation CPU", "first_cpu_ms", False), ("peak RSS", "rss_mb", False),
@@ -456,10 +492,9 @@ def markdown(report: dict) -> str:
             ("warm CPU", "cpu_ms", True)]
     for text, name, warm in rows:
         cells = [ratio(_get(stats, k, name, warm), _get(stats, o, name, warm))
-                 for k in subjects for o in ("eager", "one_file")]
+                 for k in subjects[:1] for o in ("eager", "one_file")]
         cells.append(ratio(_get(stats, "bridge_nopyc", name, warm), _get(stats, "bridge", name, warm)))
-        if "candidate" in stats:
-            cells.append(ratio(_get(stats, "candidate", name, warm), _get(stats, "bridge", name, warm)))
+        cells += [ratio(_get(stats, k, name, warm), _get(stats, "bridge", name, warm)) for k in subjects[1:]]
         out.append(f"| {text} | " + " | ".join("-" if c is None else f"{c:.2f}x" for c in cells) + " |")
     for key in subjects:
         out += ["", f"## Goals: {labels[key]}", "", "| goal | target | measured | met |", "| --- | --- | --- | --- |"]
@@ -496,6 +531,7 @@ METHOD = """
   runtime interface client) polling a local Lambda Runtime API (devtools/local_invoke.py). The variants take turns
   within each round, after one discarded run each (disk cache, Home Assistant's first call), with a
   {cfg[pause_s]:g} s pause before each cold run so that Home Assistant has finished the previous request's work.
+  Warm: one process per variant, all alive, taking turns one request at a time.
 - **INIT** is process start to the runtime's first `/next` call (Lambda's Init Duration); **first invocation**
   is the event's hand-out to the response's arrival at the Runtime API (Lambda's Duration); **cold request** is
   their sum. **CPU** is the process's CPU-time clock (user + system, all threads, nanoseconds) read by the runner
@@ -525,6 +561,15 @@ METHOD = """
 """
 
 
+class QuietServer(ThreadingHTTPServer):
+    """local_invoke's Runtime API server, minus the traceback printed when a run's process is killed while its
+    keep-alive connection waits: the benchmark ends every process that way."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def machine() -> str:
     model = ""
     with contextlib.suppress(OSError):
@@ -550,18 +595,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", type=int, default=256, help="AWS_LAMBDA_FUNCTION_MEMORY_SIZE given")
     parser.add_argument("--build", choices=("auto", "always", "never"), default="auto",
                         help="make build when the artifact is missing or stale (auto), always, or never")
-    parser.add_argument("--candidate", type=Path, help="also measure this changed copy of the artifact")
+    parser.add_argument("--candidate", type=Path, action="append", default=[],
+                        help="also measure this changed copy of the artifact (repeatable)")
     parser.add_argument("--only", help="comma-separated variant keys (default: all; bridge always runs)")
     parser.add_argument("--out", type=Path, default=RESULTS_MD, help="markdown report (default bench/RESULTS.md)")
     parser.add_argument("--json", type=Path, default=RESULTS_JSON, help="every run as JSON (default %(default)s)")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warm < 1:
         parser.error("--runs and --warm must be at least 1")
-    if args.candidate and not (args.candidate / "lambda_function.py").exists():
-        parser.error(f"--candidate {args.candidate}: no lambda_function.py there")
+    for candidate in args.candidate:
+        if not (candidate / "lambda_function.py").exists():
+            parser.error(f"--candidate {candidate}: no lambda_function.py there")
 
     from bench.tls_proxy import ProxyProcess
+    from devtools import local_invoke
     from devtools.demo_ha import HA_VERSIONS, DemoHomeAssistant
+
+    local_invoke.ThreadingHTTPServer = QuietServer
 
     started, load_before = time.monotonic(), load_average()
     artifact = ensure_artifact(args.build)
@@ -581,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         all_variants = variants(work, shims, floor_answer, args.candidate)
         if args.only:
             wanted = set(args.only.split(",")) | {"bridge"}
-            all_variants = [v for v in all_variants if v.key in wanted]
+            all_variants = [v for v in all_variants if v.key in wanted or v.key.startswith("candidate:")]
         bench = Bench(python, proxy, event, args.memory)
 
         for variant in all_variants:  # discarded: fills the disk cache, checks that each variant answers
@@ -592,11 +642,10 @@ def main(argv: list[str] | None = None) -> int:
             shift = round_ % len(all_variants)
             for variant in all_variants[shift:] + all_variants[:shift]:
                 cold[variant.key].append(bench.cold_pause(variant, args.pause))
-        warm = {}
-        for variant in (v for v in all_variants if v.warm):
-            print(f"bench: {args.warm} warm requests: {variant.label}", file=sys.stderr, flush=True)
-            time.sleep(args.pause)
-            warm[variant.key] = bench.warm(variant, args.warm)
+        warm_variants = [v for v in all_variants if v.warm]
+        print(f"bench: {args.warm} warm requests each, taking turns: {', '.join(v.key for v in warm_variants)}",
+              file=sys.stderr, flush=True)
+        warm = bench.warm(warm_variants, args.warm)
         leaked = list((work / "bridge-no-pyc").rglob("*.pyc"))
         if leaked:
             raise SystemExit(f"bench: the no-.pyc variant wrote {len(leaked)} .pyc files: its numbers are wrong")
@@ -617,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
                       "env": {k: val for k, val in v.env.items() if k != "PYTHONPATH"}} for v in all_variants],
         "stats": stats, "cold": cold, "warm": warm,
     }
-    report["goals"] = {key: goals(stats, key) for key in ("bridge", "candidate") if key in stats}
+    report["goals"] = {key: goals(stats, key) for key in ["bridge", *candidate_keys(stats)]}
     text = markdown(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
