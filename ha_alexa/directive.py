@@ -1,12 +1,9 @@
 """What the bridge reads from a Smart Home directive: its name, its token, and what an answer must echo."""
 
-import re
 from dataclasses import dataclass
 
+from gateway.alexa_endpoints import ENDPOINT_ID
 from ha_alexa.errors import AlexaInvalidDirectiveError
-
-# Alexa's schema for endpointId and correlationToken: an echo that breaks them would void the whole answer.
-ENDPOINT_ID = re.compile(r"[a-zA-Z0-9_\-=#;:?@&]{1,256}")
 
 # Where each directive carries the user's token; every other directive carries it in endpoint.scope.
 TOKEN_PATHS = {

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gateway import ha_websocket
+from gateway.alexa_endpoints import check_endpoints
 from gateway.config import settings
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
 from gateway.ha_client import default_client
@@ -44,6 +45,11 @@ FIX_TOKEN = (
 )
 FIX_HEADERS = (
     "HA_HEADERS_PARAMETER must name a readable SSM SecureString holding a JSON object of header names to values"
+)
+FIX_DISCOVERY = (
+    "an endpoint that breaks Alexa's discovery rules can make Alexa fail the discovery of every device; the bridge"
+    " mends or leaves out those listed: fix the entity in Home Assistant (name, category) or exclude it with the"
+    " `filter:` under `alexa: smart_home:`"
 )
 FIX_NO_ALEXA = "add `alexa: smart_home:` to Home Assistant's configuration.yaml and restart Home Assistant"
 TLS_FIXES = {
@@ -285,7 +291,19 @@ def check_alexa(probe: Probe) -> Outcome:
         return failed("a Discovery found no endpoints: Alexa would discover no devices",
                       "Home Assistant exposes nothing to Alexa: check the `filter:` under `alexa: smart_home:`"
                       " (without one, every supported entity is exposed)")
-    return passed(f"a Discovery found {len(endpoints)} endpoints in {ms} ms: the devices Alexa discovers")
+    kept, problems = check_endpoints(endpoints)
+    found = f"a Discovery found {len(kept)} endpoints in {ms} ms: the devices Alexa discovers"
+    if problems:
+        listed = "; ".join(f"{p['endpointId']} {p['action']}: {p['reason']}" for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        return warned(f"{found}; the bridge {_repaired_dropped(problems)} so that Alexa accepts the rest: "
+                      f"{listed}{more}", FIX_DISCOVERY)
+    return passed(found)
+
+
+def _repaired_dropped(problems: list[dict]) -> str:
+    counts = {action: sum(p["action"] == action for p in problems) for action in ("repaired", "dropped")}
+    return " and ".join(f"{action} {count}" for action, count in counts.items() if count)
 
 
 def check_conversation(probe: Probe) -> Outcome:

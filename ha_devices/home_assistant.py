@@ -4,6 +4,7 @@ import uuid
 from contextlib import contextmanager
 
 from gateway import ha_websocket
+from gateway.alexa_endpoints import check_endpoints
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
 from gateway.ha_client import default_client
 from gateway.secrets import SecretError, default_token
@@ -127,7 +128,7 @@ def entity_id_of(endpoint: dict) -> str | None:
 
 
 def discover(ha, secret: str, until: float) -> list | None:
-    """What Alexa discovers through Home Assistant's Alexa endpoint; None when HA has no such endpoint."""
+    """What Alexa discovers through the bridge from Home Assistant; None when HA has no Alexa endpoint."""
     response = rest(ha, secret, "POST", SMART_HOME_PATH, until, body=discovery_directive(secret))
     if response.status == 404:
         return None
@@ -137,4 +138,4 @@ def discover(ha, secret: str, until: float) -> list | None:
     endpoints = discovered_endpoints(answer)
     if endpoints is None:
         raise HomeAssistantFailure(f"Home Assistant's Alexa endpoint refused the Discovery ({alexa_error(answer)})")
-    return endpoints
+    return check_endpoints(endpoints)[0]  # what the bridge passes on: Alexa never sees a dropped endpoint

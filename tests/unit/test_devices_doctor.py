@@ -12,7 +12,9 @@ from support import TOKEN
 from test_ha_websocket import FakeHA, make_certificate, serve_home_assistant
 
 CHECK_NAMES = ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency"]
-ENDPOINT = {"endpointId": "light#kitchen", "friendlyName": "Kitchen", "capabilities": []}
+ENDPOINT = {"endpointId": "light#kitchen", "friendlyName": "Kitchen", "description": "light.kitchen via HA",
+            "manufacturerName": "Home Assistant", "displayCategories": ["LIGHT"],
+            "capabilities": [{"type": "AlexaInterface", "interface": "Alexa", "version": "3"}]}
 
 
 def discovery(endpoints):
@@ -208,6 +210,21 @@ def test_a_discovery_without_endpoints_fails_the_alexa_check(servers, bridge_env
     checks = by_name(examine())
     assert checks["alexa"]["status"] == "failed"
     assert "filter" in checks["alexa"]["fix"]
+
+
+def test_endpoints_that_break_alexas_rules_are_listed_as_a_warning(servers, bridge_env):
+    broken = [{**ENDPOINT, "endpointId": "binary_sensor#wet", "displayCategories": None},
+              {**ENDPOINT, "endpointId": "bad id"}]
+    ha = servers(rest=healthy_rest(**{"/api/alexa/smart_home": (200, discovery([ENDPOINT, *broken]))}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    alexa = by_name(report)["alexa"]
+    assert report["ok"] is True  # Alexa discovers the rest
+    assert alexa["status"] == "warning"
+    assert "found 2 endpoints" in alexa["detail"]
+    assert "repaired 1 and dropped 1" in alexa["detail"]
+    assert "binary_sensor#wet repaired: displayCategories None became ['OTHER']" in alexa["detail"]
+    assert "filter" in alexa["fix"]
 
 
 def test_an_alexa_error_response_is_shown(servers, bridge_env):

@@ -9,6 +9,13 @@ from ha_devices import handle
 from support import TOKEN, FakeContext
 from test_ha_websocket import FakeHA, serve_home_assistant
 
+def endpoint(endpoint_id: str) -> dict:
+    """A Discovery endpoint that keeps to Alexa's rules (the bridge drops those that don't)."""
+    return {"endpointId": endpoint_id, "friendlyName": endpoint_id, "description": "d", "manufacturerName": "m",
+            "displayCategories": ["OTHER"], "capabilities": [{"type": "AlexaInterface", "interface": "Alexa",
+                                                              "version": "3"}]}
+
+
 AREAS = [{"area_id": "kitchen", "name": "Kitchen"}, {"area_id": "living_room", "name": "Living Room"}]
 DEVICES = [
     {"id": "dev-lamp", "name": "Lamp 3000", "name_by_user": "Reading lamp", "area_id": "living_room"},
@@ -33,7 +40,7 @@ STATES = [
     {"entity_id": "sun.sun", "state": "above_horizon", "attributes": {"friendly_name": "Sun"}},
 ]
 DISCOVERY = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response"},
-                       "payload": {"endpoints": [{"endpointId": "light#lamp"}, {"endpointId": "fan#ceiling"}]}}}
+                       "payload": {"endpoints": [endpoint("light#lamp"), endpoint("fan#ceiling")]}}}
 REGISTRY_ANSWERS = {"get_states": STATES, "config/entity_registry/list": ENTITIES,
                     "config/device_registry/list": DEVICES, "config/area_registry/list": AREAS}
 

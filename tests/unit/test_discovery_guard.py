@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fast_path import lambda_handler
-from ha_alexa.discovery import MAX_ENDPOINTS, check_endpoints
+from gateway.alexa_endpoints import MAX_ENDPOINTS, check_endpoints
 from support import TOKEN, FakeContext
 
 
