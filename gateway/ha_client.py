@@ -27,6 +27,7 @@ RESPONSE_MARGIN_S = 0.3
 OWN_HEADERS = {"authorization", "accept", "content-type", "content-length", "host", "connection",
                "transfer-encoding"}
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+CLOSED_TLS = "does it require a client certificate? see HA_CLIENT_CERT"
 INSECURE_WARNING = (
     "HA_VERIFY_TLS is false: Home Assistant's certificate is not checked, so whoever can intercept the "
     "connection can read the tokens sent to it; trust its certificate with HA_CA_BUNDLE instead"
@@ -258,8 +259,10 @@ def _unreachable(err: OSError) -> HomeAssistantUnreachable:
         return HomeAssistantUnreachable("refused", "connection refused")
     if isinstance(err, ssl.SSLCertVerificationError):
         return HomeAssistantUnreachable("tls", f"certificate not trusted ({err.verify_message})")
+    if isinstance(err, ssl.SSLEOFError):  # the alert can be lost in the race with the close
+        return HomeAssistantUnreachable("tls", f"TLS closed by the server ({CLOSED_TLS})")
     if isinstance(err, ssl.SSLError):
-        return HomeAssistantUnreachable("tls", f"TLS failed ({err.reason})")
+        return HomeAssistantUnreachable("tls", f"TLS failed ({err.reason or err})")
     return HomeAssistantUnreachable("connection", f"{type(err).__name__}: {err.strerror or err}")
 
 

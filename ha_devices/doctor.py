@@ -208,7 +208,7 @@ def check_tls(probe: Probe) -> Outcome:
         return failed(f"the TLS handshake failed ({what})", FIX_PROXY)
     if refusal:
         return failed(f"the server hung up right after the handshake: {refusal}",
-                      FIX_CLIENT_CERT if "CERTIFICATE" in refusal or "reset" in refusal else FIX_TLS)
+                      FIX_CLIENT_CERT if "CERTIFICATE" in refusal.upper() or "reset" in refusal else FIX_TLS)
     if cert is None:
         return passed(f"{version}, handshake {handshake_ms} ms; certificate details unavailable")
     detail = f"{version}, handshake {handshake_ms} ms; certificate {certificate.summary(cert)}"
@@ -490,6 +490,9 @@ def _tls_connection(probe: Probe, context: ssl.SSLContext):
         raise
 
 
+SILENT_CLOSE = "it closed the TLS connection without an alert (a client certificate it wants?)"
+
+
 def _refusal_after_handshake(tls: ssl.SSLSocket, host: str) -> str | None:
     """Why the server hangs up once it has read the client's first bytes, if it does.
 
@@ -500,6 +503,8 @@ def _refusal_after_handshake(tls: ssl.SSLSocket, host: str) -> str | None:
     hung_up = None
     try:
         tls.sendall(f"HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    except ssl.SSLEOFError:  # the alert can be lost in the race with the close
+        return SILENT_CLOSE
     except ssl.SSLError as err:
         return err.reason or str(err)
     except (ConnectionResetError, BrokenPipeError) as err:
@@ -508,6 +513,8 @@ def _refusal_after_handshake(tls: ssl.SSLSocket, host: str) -> str | None:
         return None
     try:
         tls.recv(1)
+    except ssl.SSLEOFError:
+        return SILENT_CLOSE
     except ssl.SSLError as err:
         return err.reason or str(err)
     except ConnectionResetError as err:
