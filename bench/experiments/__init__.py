@@ -1,0 +1,1 @@
+"""Point-in-time experiments: changed copies of the artifact for `python -m bench.run --candidate DIR`."""
