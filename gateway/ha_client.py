@@ -137,9 +137,7 @@ class HomeAssistantClient:
     def _connection(self, until: float):
         conn = self._conn
         if conn is not None and conn.sock is not None:
-            fresh = time.monotonic() - self._idle_since < KEEPALIVE_IDLE_S
-            # A readable idle socket means the server closed it (or sent something unasked): don't reuse it.
-            if fresh and not select.select([conn.sock], [], [], 0)[0]:
+            if time.monotonic() - self._idle_since < KEEPALIVE_IDLE_S and _still_open(conn.sock):
                 return conn, True
         self.close()
         try:
@@ -231,6 +229,23 @@ def _parse_headers(name: str, raw: str) -> dict:
             raise secrets.SecretError(f"SSM parameter {name!r} (HA_HEADERS_PARAMETER): the value of "
                                       f"{header!r} has a line break or NUL")
     return headers
+
+
+def _still_open(sock) -> bool:
+    """Whether an idle connection can carry a request: not closed by the server, nothing unasked waiting."""
+    if not select.select([sock], [], [], 0)[0]:
+        return True
+    if not isinstance(sock, ssl.SSLSocket):
+        return False  # end of file, or bytes nobody asked for
+    # TLS 1.3 servers send session tickets after the handshake: a fresh connection is readable but fine.
+    try:
+        sock.settimeout(0)
+        sock.recv(1)
+    except ssl.SSLWantReadError:
+        return True  # only TLS records were waiting
+    except OSError:
+        return False
+    return False
 
 
 def _tls_alert(sock) -> HomeAssistantUnreachable | None:

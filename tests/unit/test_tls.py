@@ -5,6 +5,7 @@ import datetime
 import ipaddress
 import json
 import ssl
+import time
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -241,3 +242,14 @@ def test_turning_verification_off_is_warned_about_once(tls_server, bridge_env, m
 def discover():
     header = {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3", "messageId": "m-1"}
     return {"directive": {"header": header, "payload": {"scope": {"type": "BearerToken", "token": TOKEN}}}}
+
+
+def test_a_connection_opened_ahead_survives_the_session_tickets_tls13_sends_after_the_handshake(tls_server, pki):
+    """The preconnect's connection must serve the first request, though the tickets made it readable."""
+    client = HomeAssistantClient(tls_server("good").url, ca_bundle=pki["ca"])
+    client.connect(deadline())
+    assert client._conn.sock.version() == "TLSv1.3"
+    time.sleep(0.2)  # the tickets have arrived
+    for _ in range(3):
+        assert client.request("GET", "/api/", token="t", until=deadline()).status == 200
+    assert client.connections_opened == 1
