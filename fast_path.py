@@ -135,9 +135,12 @@ def _log(level: str, message: str) -> None:
 
 
 _PRELOAD = os.environ.get("BRIDGE_PRELOAD", "ha_alexa")
-if _PRELOAD.strip():
-    preconnect()
+_connecting = preconnect() if _PRELOAD.strip() else None
 preload(_PRELOAD)
+if _connecting is not None:
+    # The first request would wait for it anyway; finished here, its TLS work runs on INIT's boosted CPU
+    # (bench/results/candidates.md: modelled 128 MB cold request 0.90x).
+    _connecting.join(2.0)
 _init_ms = _process_age_ms() or round((time.perf_counter() - _LOADED_AT) * 1000, 1)
 if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
     from snapshot_restore_py import register_after_restore  # provided by Lambda's Python runtime
