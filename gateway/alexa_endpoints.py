@@ -59,9 +59,9 @@ def _fatal(endpoint, seen: set, count: int) -> str:
     capabilities = endpoint.get("capabilities")
     if not isinstance(capabilities, list) or not capabilities:
         return "no capabilities"
-    for capability in capabilities:
-        if not (isinstance(capability, dict)
-                and all(isinstance(capability.get(key), str) for key in ("type", "interface", "version"))):
+    for capability in capabilities:  # plain checks: this runs for every capability of every Discovery
+        if not (isinstance(capability, dict) and isinstance(capability.get("type"), str)
+                and isinstance(capability.get("interface"), str) and isinstance(capability.get("version"), str)):
             return "a capability lacks its type, interface or version"
     if count >= MAX_ENDPOINTS:
         return f"Alexa takes at most {MAX_ENDPOINTS} endpoints"
@@ -71,10 +71,9 @@ def _fatal(endpoint, seen: set, count: int) -> str:
 def _repair(endpoint: dict) -> tuple[dict, list[str]]:
     """`endpoint` with what Alexa would refuse mended, and why: a copy, or the same object if nothing was wrong."""
     fixed, reasons = dict(endpoint), []
-    defaults = {"description": f"{endpoint['friendlyName']} via Home Assistant", "manufacturerName": "Home Assistant"}
-    for key, default in defaults.items():
+    for key, default in (("description", "{} via Home Assistant"), ("manufacturerName", "Home Assistant")):
         if not isinstance(fixed.get(key), str) or not fixed[key].strip():
-            fixed[key] = default
+            fixed[key] = default.format(endpoint["friendlyName"])
             reasons.append(f"{key} was missing or empty")
     for key in ("friendlyName", "description", "manufacturerName"):
         if len(fixed[key]) > MAX_TEXT:
@@ -86,7 +85,8 @@ def _repair(endpoint: dict) -> tuple[dict, list[str]]:
     if not known or known != categories:
         fixed["displayCategories"] = known or ["OTHER"]
         reasons.append(f"displayCategories {repr(categories)[:200]} became {fixed['displayCategories']}")
-    capabilities = [_without_duplicate_modes(capability) for capability in fixed["capabilities"]]
+    capabilities = [_without_duplicate_modes(capability) if "configuration" in capability else capability
+                    for capability in fixed["capabilities"]]
     if any(new is not old for new, old in zip(capabilities, fixed["capabilities"])):
         fixed["capabilities"] = capabilities
         reasons.append("duplicate supportedModes were removed")  # HA maps several HVAC modes to CUSTOM
