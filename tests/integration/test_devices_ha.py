@@ -24,11 +24,13 @@ def bridge(ha, bridge_env):
 
 def test_the_doctor_passes_against_a_healthy_home_assistant(bridge):
     report = devices(action="health")
-    assert statuses(report) == dict.fromkeys(
-        ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency"], "ok")
+    # The demo's own Discovery answer breaks Alexa's rules in four endpoints, which the bridge repairs: a warning.
+    assert statuses(report) == {**dict.fromkeys(
+        ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency"], "ok"),
+        "alexa": "warning"}
     assert report["ok"] is True
-    assert report["summary"] == "all 10 checks passed"
     checks = {entry["check"]: entry for entry in report["checks"]}
+    assert "repaired 4" in checks["alexa"]["detail"] and "dropped" not in checks["alexa"]["detail"]
     version = bridge.api("GET", "/api/config").body["version"]
     assert f"Home Assistant {version}" in checks["version"]["detail"]
     assert f"(Home Assistant {version})" in checks["websocket"]["detail"]

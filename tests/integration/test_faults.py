@@ -238,7 +238,8 @@ def test_fault(world, alexa_schema, output, fault):
 
 
 def test_discovery_of_the_real_home_assistant_is_repaired_not_dropped(ha, bridge_env, alexa_schema):
-    """HA 2025.4 answers `displayCategories: null` for its demo moisture sensor and event entity."""
+    """HA 2025.4 answers `displayCategories: null` for its demo moisture sensor and event entity, and lists the
+    thermostat mode CUSTOM twice where two HVAC modes map to it."""
     bridge_env(HA_URL=ha.url)
     header = {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3", "messageId": "m-1"}
     directive = {"directive": {"header": header, "payload": {"scope": {"type": "BearerToken", "token": ha.token}}}}
@@ -249,8 +250,14 @@ def test_discovery_of_the_real_home_assistant_is_repaired_not_dropped(ha, bridge
     assert [e["endpointId"] for e in endpoints] == [e["endpointId"] for e in straight]
     repaired = {e["endpointId"] for e in straight if not e["displayCategories"]}
     assert {"binary_sensor#basement_floor_wet", "event#push_button_press"} <= repaired
+    thermostats = {"climate#hvac", "climate#ecobee"}
     for before, after in zip(straight, endpoints):
         if before["endpointId"] in repaired:
             assert after == {**before, "displayCategories": ["OTHER"]}
+        elif before["endpointId"] in thermostats:
+            modes = [c["configuration"]["supportedModes"] for c in after["capabilities"]
+                     if c["interface"] == "Alexa.ThermostatController"][0]
+            assert len(modes) == len(set(modes)) and "CUSTOM" in modes
+            assert {**after, "capabilities": None} == {**before, "capabilities": None}
         else:
             assert after == before
