@@ -12,7 +12,6 @@ their source and would be ignored; a hash-based pyc does not look at the date (P
 from __future__ import annotations
 
 import compileall
-import os
 import py_compile
 import shutil
 import subprocess

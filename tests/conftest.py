@@ -1,5 +1,6 @@
 """Shared fixtures: the Alexa schema, bridge settings, a scripted HA for unit tests. Helpers: support.py."""
 
+import io
 import json
 import os
 
@@ -91,3 +92,14 @@ def fake_ha():
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def output(capsys):
+    """Everything the bridge prints from here on, its log lines and metrics: `output()` reads it."""
+    from gateway.log import logger
+
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)  # bound to the stdout of its import, not the test's
+    yield lambda: stream.getvalue() + "".join(capsys.readouterr())
+    logger.registered_handler.setStream(previous)

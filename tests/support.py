@@ -1,6 +1,9 @@
 """Test helpers importable by every test module (`from support import ...`); fixtures live in conftest.py."""
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,6 +12,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "alexa" / "alexa_smart_home_message_schema.json"
 TOKEN = "test-token-0123456789abcdef-SECRET"
+
+
+def run_python(script: str, **env) -> dict:
+    """Run `script` in a fresh interpreter in the project root; it prints one JSON line last."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("HA_", "BRIDGE_", "POWERTOOLS_"))}
+    full_env.update(env)
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=full_env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    return {"result": json.loads(run.stdout.strip().splitlines()[-1]), "stdout": run.stdout, "stderr": run.stderr}
 
 
 class FakeContext:

@@ -6,7 +6,6 @@ next request in the same process works; and nothing printed contains a token.
 """
 
 import http.client
-import io
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -187,17 +186,6 @@ def valid(schema, answer) -> dict:
     errors = sorted(schema.iter_errors(answer), key=str)
     assert not errors, f"{errors[0].message} in {answer}"
     return answer["event"]
-
-
-@pytest.fixture
-def output(capsys):
-    """Everything the bridge prints from here on, its log lines and metrics: `output()` reads it."""
-    from gateway.log import logger
-
-    stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)  # bound to the stdout of its import, not the test's
-    yield lambda: stream.getvalue() + "".join(capsys.readouterr())
-    logger.registered_handler.setStream(previous)
 
 
 @pytest.fixture

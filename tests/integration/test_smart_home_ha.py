@@ -59,7 +59,7 @@ def test_turn_off_and_on_change_the_light_in_home_assistant(bridge, alexa_schema
         answer = valid(alexa_schema, lambda_handler(event, FakeContext()))
         assert answer["header"]["name"] == "Response"
         assert answer["header"]["correlationToken"] == event["directive"]["header"]["correlationToken"]
-        state = wait_for_state(bridge, "light.kitchen_lights", lambda s: s["state"] == wanted)
+        state = wait_for_state(bridge, "light.kitchen_lights", lambda s, wanted=wanted: s["state"] == wanted)
         assert state["state"] == wanted
 
 

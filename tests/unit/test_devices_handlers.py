@@ -1,11 +1,7 @@
 """The operator event: parsing, clear errors for bad input, never an exception, never a token echoed."""
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +9,7 @@ from hypothesis import strategies as st
 
 import fast_path
 from ha_devices import handle, handlers
-from support import ROOT, TOKEN, FakeContext
+from support import ROOT, TOKEN, FakeContext, run_python
 from test_ha_websocket import FakeHA, serve_home_assistant
 
 EVENTS = sorted((ROOT / "events").glob("devices_*.json"))
@@ -158,15 +154,6 @@ def test_an_operator_event_reaches_ha_devices_through_the_entry_point(bridge_env
     assert answer["checks"][0] == {**answer["checks"][0], "check": "url", "status": "failed"}
 
 
-def run_python(script: str, **env) -> dict:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("HA_", "BRIDGE_", "POWERTOOLS_"))}
-    full_env.update(env)
-    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=full_env, capture_output=True, text=True,
-                         timeout=60)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
 def test_websocket_client_and_ha_devices_stay_off_the_smart_home_path(tmp_path):
     discover = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
                                          "messageId": "m"}, "payload": {"scope": {"type": "BearerToken",
@@ -190,7 +177,7 @@ print(json.dumps({{"answer": answer, "smart_home": smart_home, "state": state, "
                   "listed": listed, "after_list": loaded()}}))
 """
     try:
-        result = run_python(script, HA_URL=ha.url, HA_TOKEN=TOKEN, PYTHONPATH=str(ROOT / "tests"))
+        result = run_python(script, HA_URL=ha.url, HA_TOKEN=TOKEN, PYTHONPATH=str(ROOT / "tests"))["result"]
     finally:
         ha.close()
     assert result["answer"]["event"]["header"]["name"] == "Discover.Response"  # the directive really went through

@@ -1,28 +1,15 @@
 """The hot path's budget and contracts, each checked in a fresh interpreter as Lambda starts one."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from support import ROOT, TOKEN
+from support import TOKEN, run_python
 from fast_path import classify
 
 HEAVY = ("boto3", "botocore", "requests", "websocket", "urllib3")
 DISCOVER = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
                                      "messageId": "m"}, "payload": {"scope": {"type": "BearerToken", "token": TOKEN}}}}
-
-
-def run_python(script: str, **env) -> dict:
-    """Run `script` in a fresh interpreter in the project root; it prints one JSON line last."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("HA_", "BRIDGE_", "POWERTOOLS_"))}
-    full_env.update(env)
-    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=full_env, capture_output=True, text=True,
-                         timeout=60)
-    assert run.returncode == 0, run.stderr
-    return {"result": json.loads(run.stdout.strip().splitlines()[-1]), "stdout": run.stdout, "stderr": run.stderr}
 
 
 def emf(stdout: str) -> list[dict]:

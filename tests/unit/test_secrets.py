@@ -1,6 +1,5 @@
 """Secrets from SSM: through the Parameters and Secrets extension or boto3 (moto), cached, never logged."""
 
-import io
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,17 +14,6 @@ from gateway.secrets import SecretError, default_token
 PARAMETER = "/ha-alexa-bridge/token"
 SESSION_TOKEN = "session-token-from-lambda"
 CF_HEADERS = {"CF-Access-Client-Id": "client-id.access", "CF-Access-Client-Secret": "cf-SECRET-0123456789"}
-
-
-@pytest.fixture
-def output(capsys):
-    """Everything the bridge prints from here on, its log lines and metrics: `output()` reads it."""
-    from gateway.log import logger
-
-    stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)  # bound to the stdout of its import, not the test's
-    yield lambda: stream.getvalue() + "".join(capsys.readouterr())
-    logger.registered_handler.setStream(previous)
 
 
 @pytest.fixture

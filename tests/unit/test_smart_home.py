@@ -209,7 +209,7 @@ def test_no_log_line_contains_the_token(fake_ha):
     """A fresh process, as on Lambda: everything it prints (logs, metrics) is searched for the token."""
     answers = iter([(200, b"{}", None), (401, b"no", None), (500, b"boom " + TOKEN.encode(), None)])
     ha = fake_ha(lambda *request: next(answers))
-    script = f"""
+    script = """
 import json, sys
 from fast_path import lambda_handler
 for event in json.loads(sys.argv[1]):
