@@ -1,10 +1,12 @@
 # Task runner. The two commands a new user needs: `make demo` and `make test`.
 SHELL := /bin/bash
 # Lambda's runtime is python3.13: use it for the venv and for `sam build`.
-PY313 ?= $(shell command -v pyenv >/dev/null && echo $$(pyenv prefix 3.13.0 2>/dev/null)/bin/python || command -v python3.13)
+find_python = $(shell for p in "$$(pyenv prefix $(1) 2>/dev/null)/bin/python" $(HOME)/.pyenv/versions/$(1)*/bin/python \
+  "$$(command -v python$(1))"; do "$$p" -c 'import sys; assert sys.version[:5] == "$(1)."' 2>/dev/null && echo "$$p" && break; done)
+PY313 ?= $(eval PY313 := $$(call find_python,3.13))$(PY313)
 export PATH := $(dir $(PY313)):$(PATH)
 # The code must also run on Python 3.11: the unit tests run there too when it is installed.
-PY311 ?= $(shell command -v pyenv >/dev/null && echo $$(pyenv prefix 3.11 2>/dev/null)/bin/python || command -v python3.11)
+PY311 ?= $(eval PY311 := $$(call find_python,3.11))$(PY311)
 # Big installs (Home Assistant, SAM CLI) are cached outside the checkout; never required.
 export BRIDGE_CACHE ?= $(HOME)/.cache/ha-alexa-bridge
 VENV := .venv
@@ -15,6 +17,7 @@ EVENT ?= events/alexa.json
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	@test -n "$(PY313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0) or set PY313=/path/to/python3.13"; exit 1; }
 	test -x $(PY) || $(PY313) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
