@@ -85,8 +85,8 @@ def after_restore() -> None:
     global _init_ms
     _init_ms = None
     client_module = sys.modules.get("gateway.ha_client")
-    if client_module is not None and client_module._client.cache_info().currsize:
-        client_module.default_client().close()
+    if client_module is not None:
+        client_module.close_connections()
 
 
 def warm_up(event, context) -> dict:

@@ -293,3 +293,9 @@ def default_client() -> HomeAssistantClient:
     if not s.ha_url:
         raise ValueError("HA_URL is not set: configure the URL of your Home Assistant")
     return _client(s.ha_url, s.verify_tls, s.ca_bundle, s.client_cert, s.client_key, s.headers_parameter)
+
+
+def close_connections() -> None:
+    """Close the kept connection, if a client was made: after a SnapStart restore it belongs to another machine."""
+    if _client.cache_info().currsize:
+        default_client().close()
