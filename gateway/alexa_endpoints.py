@@ -6,6 +6,11 @@ is dropped, and each is described. Endpoints without a problem are returned as t
 
 import re
 
+# Home Assistant's Alexa Smart Home API, and what its 404 means.
+SMART_HOME_PATH = "/api/alexa/smart_home"
+NO_SMART_HOME = (
+    "Home Assistant has no Alexa Smart Home endpoint: add `alexa: smart_home:` to configuration.yaml and restart it"
+)
 # Alexa's pattern for endpointId (and the schema's): an answer that breaks it would void the whole message.
 ENDPOINT_ID = re.compile(r"[a-zA-Z0-9_\-=#;:?@&]{1,256}")
 MAX_ENDPOINTS = 300

@@ -54,7 +54,8 @@ class Response:
         return json.loads(self.body)
 
 
-def _left(until: float) -> float:
+def left(until: float) -> float:
+    """Seconds until `until`; raises TimeoutError once it has passed."""
     left = until - time.monotonic()
     if left <= 0:
         raise TimeoutError("deadline reached")
@@ -90,7 +91,7 @@ class HomeAssistantClient:
 
             self._warn_insecure = False
             logger.warning(INSECURE_WARNING)
-        headers = {**self._extra_headers(), "Authorization": f"Bearer {token}", "Accept": "application/json"}
+        headers = {**self.extra_headers(), "Authorization": f"Bearer {token}", "Accept": "application/json"}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
@@ -100,9 +101,9 @@ class HomeAssistantClient:
                 conn, reused = self._connection(until)
                 sock = conn.sock
                 try:
-                    sock.settimeout(_left(until))
+                    sock.settimeout(left(until))
                     conn.request(method, self.base_path + path, body=payload, headers=headers)
-                    sock.settimeout(_left(until))
+                    sock.settimeout(left(until))
                     response = conn.getresponse()
                 except ConnectionError as err:
                     alert = _tls_alert(sock)
@@ -115,7 +116,7 @@ class HomeAssistantClient:
                     raise HomeAssistantUnreachable("connection", str(err) or type(err).__name__) from None
                 except OSError as err:  # timeout, TLS, anything else of the socket
                     self.close()
-                    raise _unreachable(err) from None
+                    raise unreachable(err) from None
                 return self._read(response, sock, until)
         raise AssertionError("the loop returns or raises")  # pragma: no cover
 
@@ -129,7 +130,8 @@ class HomeAssistantClient:
             self._conn.close()
             self._conn = None
 
-    def _extra_headers(self) -> dict:
+    def extra_headers(self) -> dict:
+        """The headers of HA_HEADERS_PARAMETER (e.g. Cloudflare Access), sent with every request."""
         if not self.headers_parameter:
             return {}
         return _parse_headers(self.headers_parameter, secrets.parameter(self.headers_parameter))
@@ -141,14 +143,14 @@ class HomeAssistantClient:
                 return conn, True
         self.close()
         try:
-            timeout = _left(until)
+            timeout = left(until)
             if self.tls is None:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
             else:
                 conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.tls)
             conn.connect()
         except OSError as err:
-            raise _unreachable(err) from None
+            raise unreachable(err) from None
         self.connections_opened += 1
         self._conn = conn
         self._idle_since = time.monotonic()
@@ -158,7 +160,7 @@ class HomeAssistantClient:
         chunks, size = [], 0
         try:
             while True:
-                sock.settimeout(_left(until))
+                sock.settimeout(left(until))
                 chunk = response.read(65536)
                 if not chunk:
                     if response.length:  # closed before all it announced: http.client's read(n) does not raise
@@ -174,7 +176,7 @@ class HomeAssistantClient:
         except (OSError, http.client.HTTPException) as err:
             self.close()
             if isinstance(err, TimeoutError):
-                raise _unreachable(err) from None
+                raise unreachable(err) from None
             raise HomeAssistantBadAnswer("cut_off", f"answer cut off: {type(err).__name__}") from None
         if response.will_close:
             self.close()
@@ -259,13 +261,14 @@ def _tls_alert(sock) -> HomeAssistantUnreachable | None:
     except ssl.SSLWantReadError:
         return None
     except ssl.SSLError as err:
-        return _unreachable(err)
+        return unreachable(err)
     except OSError:
         return None
     return None
 
 
-def _unreachable(err: OSError) -> HomeAssistantUnreachable:
+def unreachable(err: OSError) -> HomeAssistantUnreachable:
+    """The socket error `err` as HomeAssistantUnreachable, with a reason word and a plain detail."""
     if isinstance(err, TimeoutError):
         return HomeAssistantUnreachable("timeout", "no answer before the deadline")
     if isinstance(err, socket.gaierror):

@@ -5,12 +5,11 @@ Smart Home path neither imports this module nor pays for the library.
 """
 
 import json
-import time
 from collections import defaultdict, deque
 from urllib.parse import quote
 
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
-from gateway.ha_client import _unreachable
+from gateway.ha_client import left, unreachable
 
 WEBSOCKET_PATH = "/api/websocket"
 # Answers that close a command: "result" for commands, "pong" for {"type": "ping"}.
@@ -30,13 +29,6 @@ def websocket_url(client) -> str:
     host = f"[{client.host}]" if ":" in client.host else client.host
     scheme = "wss" if client.tls is not None else "ws"
     return f"{scheme}://{host}:{client.port}{quote(client.base_path)}{WEBSOCKET_PATH}"
-
-
-def _left(until: float) -> float:
-    left = until - time.monotonic()
-    if left <= 0:
-        raise TimeoutError("deadline reached")
-    return left
 
 
 class HomeAssistantWebSocket:
@@ -104,7 +96,7 @@ class HomeAssistantWebSocket:
     def _io(self, operation, until: float | None = None):
         try:
             if until is not None:
-                self._ws.settimeout(_left(until))
+                self._ws.settimeout(left(until))
             return operation()
         except Exception as err:
             raise _failure(err) from None
@@ -120,11 +112,11 @@ def connect(client, token: str, until: float) -> HomeAssistantWebSocket:
     options = {"sslopt": {"context": client.tls}} if client.tls is not None else {}
     # The upgrade request passes the same gates as every REST request (e.g. Cloudflare Access headers); it
     # raises secrets.SecretError when their parameter cannot be read.
-    headers = client._extra_headers()
+    headers = client.extra_headers()
     try:
         # The HTTP client does not use proxies from the environment either: both reach HA directly.
         ws = websocket.create_connection(
-            websocket_url(client), timeout=_left(until), header=headers, http_no_proxy=["*"], **options
+            websocket_url(client), timeout=left(until), header=headers, http_no_proxy=["*"], **options
         )
     except Exception as err:
         raise _failure(err) from None
@@ -182,7 +174,7 @@ def _failure(err: Exception) -> HomeAssistantError:
     if isinstance(err, websocket.WebSocketConnectionClosedException):
         return HomeAssistantUnreachable("connection", "Home Assistant closed the WebSocket")
     if isinstance(err, OSError):
-        return _unreachable(err)
+        return unreachable(err)
     if isinstance(err, websocket.WebSocketException):
         return HomeAssistantBadAnswer("websocket", f"{type(err).__name__}: {err}")
     return HomeAssistantBadAnswer("websocket", type(err).__name__)

@@ -2,6 +2,7 @@
 
 import time
 
+from gateway.alexa_endpoints import NO_SMART_HOME, SMART_HOME_PATH
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
 from gateway.ha_client import deadline, default_client
 from gateway.log import logger
@@ -19,10 +20,6 @@ from ha_alexa.errors import (
     error_response,
 )
 
-SMART_HOME_PATH = "/api/alexa/smart_home"
-NO_SMART_HOME = (
-    "Home Assistant has no Alexa Smart Home endpoint: add `alexa: smart_home:` to configuration.yaml and restart it"
-)
 # Directives whose failures Alexa expects in their own namespace.
 ERROR_CLASSES = {("Alexa.Authorization", "AcceptGrant"): AlexaAcceptGrantError}
 

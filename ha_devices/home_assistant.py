@@ -4,7 +4,7 @@ import uuid
 from contextlib import contextmanager
 
 from gateway import ha_websocket
-from gateway.alexa_endpoints import check_endpoints
+from gateway.alexa_endpoints import SMART_HOME_PATH, check_endpoints
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
 from gateway.ha_client import default_client
 from gateway.secrets import SecretError, default_token
@@ -15,10 +15,6 @@ from ha_devices.errors import (
     UnreachableError,
 )
 
-SMART_HOME_PATH = "/api/alexa/smart_home"
-NO_SMART_HOME = (
-    "Home Assistant has no Alexa Smart Home endpoint: add `alexa: smart_home:` to configuration.yaml and restart it"
-)
 NO_TOKEN = "no Home Assistant token is configured: set HA_TOKEN, or HA_TOKEN_PARAMETER to an SSM SecureString"
 TOKEN_REJECTED = (
     "Home Assistant rejected the token{how}: create a long-lived access token (your Home Assistant profile,"

@@ -2,6 +2,7 @@
 
 import re
 
+from gateway.alexa_endpoints import NO_SMART_HOME
 from ha_devices import home_assistant
 from ha_devices.errors import HomeAssistantFailure, InvalidInputError, NotFoundError
 
@@ -57,7 +58,7 @@ def list_entities(until: float, domain: str | None = None, area: str | None = No
         rows.append(row)
     alexa = {"configured": discovered is not None}
     if discovered is None:
-        alexa["note"] = home_assistant.NO_SMART_HOME
+        alexa["note"] = NO_SMART_HOME
     else:
         alexa["endpoints"] = len(endpoints)
     return {"count": len(rows), "entities": rows, "alexa": alexa}
