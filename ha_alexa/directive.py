@@ -1,5 +1,6 @@
 """What the bridge reads from a Smart Home directive: its name, its token, and what an answer must echo."""
 
+import json
 from dataclasses import dataclass
 
 from gateway.alexa_endpoints import ENDPOINT_ID
@@ -11,6 +12,7 @@ TOKEN_PATHS = {
     ("Alexa.Authorization", "AcceptGrant"): ("payload", "grantee", "token"),
 }
 DEFAULT_TOKEN_PATH = ("endpoint", "scope", "token")
+MAX_CLAIMS_CHARS = 4096  # Home Assistant's claims are ~150 characters; longer is not a token worth reading
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,25 @@ def parse(event) -> Directive:
         raise AlexaInvalidDirectiveError(f"{'.'.join(token_path)} must be a string")
     correlation_token, endpoint = echo_fields(event)
     return Directive(namespace, name, token or "", correlation_token, endpoint)
+
+
+def token_expired(token, now: float | None = None) -> bool:
+    """Whether `token` is a JWT whose `exp` claim has passed; False for anything else, never raises.
+
+    Read, never verified: Home Assistant alone judges a token. After HA has rejected one, this only chooses
+    between Alexa's two authorization errors (an expired one makes Alexa refresh it).
+    """
+    import base64  # only after a 401: the hot path does not pay for it
+    import time
+
+    parts = token.split(".") if isinstance(token, str) else ()
+    if len(parts) != 3 or len(parts[1]) > MAX_CLAIMS_CHARS:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError, RecursionError):  # not base64 or not JSON (binascii.Error is a ValueError)
+        return False
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        return False
+    return exp < (time.time() if now is None else now)

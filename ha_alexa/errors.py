@@ -26,6 +26,10 @@ class AlexaInvalidAuthorizationError(AlexaError):
     error_type = "INVALID_AUTHORIZATION_CREDENTIAL"
 
 
+class AlexaExpiredAuthorizationError(AlexaError):
+    error_type = "EXPIRED_AUTHORIZATION_CREDENTIAL"
+
+
 class AlexaInvalidDirectiveError(AlexaError):
     error_type = "INVALID_DIRECTIVE"
 

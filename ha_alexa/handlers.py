@@ -10,11 +10,12 @@ from gateway.metrics import error as count_error
 from gateway.metrics import milliseconds
 from gateway.secrets import SecretError, default_token
 from ha_alexa import discovery
-from ha_alexa.directive import echo_fields, parse
+from ha_alexa.directive import echo_fields, parse, token_expired
 from ha_alexa.errors import (
     AlexaAcceptGrantError,
     AlexaBridgeUnreachableError,
     AlexaError,
+    AlexaExpiredAuthorizationError,
     AlexaInternalError,
     AlexaInvalidAuthorizationError,
     error_response,
@@ -65,6 +66,8 @@ def forward_directive(event: dict, token: str, until: float) -> dict:
         raise AlexaInternalError(f"Home Assistant's answer was unusable: {err.detail}") from None
     finally:
         milliseconds("HomeAssistantLatency", started)
+    if response.status == 401 and token_expired(token):
+        raise AlexaExpiredAuthorizationError("Home Assistant rejected the token (HTTP 401): it has expired")
     if response.status in (401, 403):
         raise AlexaInvalidAuthorizationError(f"Home Assistant rejected the token (HTTP {response.status})")
     if response.status == 404:

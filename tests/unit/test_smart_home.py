@@ -1,5 +1,6 @@
 """ha_alexa against a scripted Home Assistant: tokens, error mapping, echoes, schema validity."""
 
+import base64
 import json
 import os
 import socket
@@ -11,6 +12,7 @@ import pytest
 
 from support import ROOT, TOKEN, FakeContext
 from fast_path import lambda_handler
+from ha_alexa.directive import token_expired
 
 
 def directive(namespace="Alexa.PowerController", name="TurnOn", token=TOKEN, endpoint_id="light#kitchen"):
@@ -238,3 +240,64 @@ def test_concurrent_requests_share_the_client_safely(fake_ha, bridge_env):
         thread.join(10)
     assert [a["event"]["header"]["name"] for a in answers] == ["Response"] * 5
     assert len(ha.requests) == 5
+
+
+def jwt(claims, header=b'{"alg":"HS256","typ":"JWT"}', signature=b"sig") -> str:
+    """A token shaped like Home Assistant's access tokens (the signature is never checked by the bridge)."""
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    body = claims if isinstance(claims, bytes) else json.dumps(claims).encode()
+    return ".".join((b64(header), b64(body), b64(signature)))
+
+
+NOW = 1_800_000_000
+
+
+@pytest.mark.parametrize("token, expired", [
+    (jwt({"iss": "abc", "iat": NOW - 3600, "exp": NOW - 1800}), True),
+    (jwt({"exp": NOW - 0.5}), True),
+    (jwt({"iss": "abc", "iat": NOW, "exp": NOW + 1800}), False),
+    (jwt({"iss": "abc"}), False),  # no exp: nothing says it expired
+    (jwt({"exp": str(NOW - 1800)}), False),
+    (jwt({"exp": True}), False),
+    (jwt({"exp": None}), False),
+    (jwt([NOW - 1800]), False),
+    (jwt(b"not json"), False),
+    (jwt(b"\xff\xfe"), False),
+    (jwt(b'{"exp": 1e999}'), False),
+    (jwt(b'{"exp": NaN}'), False),
+    (jwt(b'{"exp": -Infinity}'), True),
+    (jwt(b"[" * 3000), False),
+    (jwt(b'{"exp": ' + b"9" * 5000 + b"}"), False),
+    ("a.b", False), ("a.b.c.d", False), ("", False), ("..", False), ("a.!!!$.c", False), ("a.é.c", False),
+    ("x." + "A" * 100_000 + ".y", False), (TOKEN, False), (None, False), (42, False), (b"a.b.c", False),
+])
+def test_token_expired_reads_only_the_exp_claim_and_never_raises(token, expired):
+    assert token_expired(token, now=NOW) is expired
+
+
+def test_a_401_for_an_expired_jwt_is_expired_authorization_credential(fake_ha, bridge_env, alexa_schema, output):
+    expired = jwt({"iss": "refresh-token-id", "iat": 1000, "exp": 2800})
+    ha = fake_ha(lambda *request: (401, b"401: Unauthorized", {"Content-Type": "text/plain"}))
+    bridge_env(HA_URL=ha.url)
+    for event in (directive(token=expired), discovery(expired)):
+        answer = assert_error(lambda_handler(event, FakeContext()), alexa_schema, "EXPIRED_AUTHORIZATION_CREDENTIAL")
+        assert "expired" in answer["payload"]["message"]
+    grant = assert_error(lambda_handler(accept_grant(expired), FakeContext()), alexa_schema, "ACCEPT_GRANT_FAILED",
+                         namespace="Alexa.Authorization")
+    assert "expired" in grant["payload"]["message"]
+    printed = output()
+    assert "EXPIRED_AUTHORIZATION_CREDENTIAL" in printed and expired not in printed
+    assert expired.split(".")[1] not in printed
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_rejected_token_that_has_not_expired_stays_invalid(fake_ha, bridge_env, alexa_schema, status):
+    ha = fake_ha(lambda *request: (status, b"no", {"Content-Type": "text/plain"}))
+    bridge_env(HA_URL=ha.url)
+    tokens = [jwt({"exp": 4_000_000_000}), jwt({"iss": "x"}), "x.y.z", TOKEN]
+    if status == 403:  # a 403 is about rights, not age: Alexa must not refresh and retry
+        tokens.append(jwt({"exp": 2800}))
+    for token in tokens:
+        assert_error(lambda_handler(directive(token=token), FakeContext()), alexa_schema,
+                     "INVALID_AUTHORIZATION_CREDENTIAL")
