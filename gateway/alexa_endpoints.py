@@ -1,10 +1,15 @@
 """Alexa's discovery rules for one endpoint, shared by the Smart Home guard (ha_alexa) and the doctor (ha_devices).
 
-Home Assistant's Discover.Response is checked endpoint by endpoint: what can be repaired is repaired, what cannot
-is dropped, and each is described. Endpoints without a problem are returned as the same objects.
+When Home Assistant offers more endpoints than Alexa takes, devices people control go first, then scenes, scripts,
+buttons and helpers, then read-only endpoints, each class in Home Assistant's order; only those Alexa gets are
+examined. What can be repaired is repaired, what cannot is dropped, and each is described. Endpoints without a
+problem are returned as the same objects.
 """
 
+import json
 import re
+from collections import Counter
+from typing import NamedTuple
 
 # Home Assistant's Alexa Smart Home API, and what its 404 means.
 SMART_HOME_PATH = "/api/alexa/smart_home"
@@ -30,14 +35,72 @@ DISPLAY_CATEGORIES = frozenset("""
 """.split())
 
 
-def check_endpoints(endpoints) -> tuple[list, list[dict]]:
-    """The endpoints Alexa accepts, and one problem per endpoint repaired or dropped.
+# Which endpoints Alexa gets when Home Assistant offers more than it takes, by the domain in the endpointId
+# (`light#kitchen`): 1 devices people control, 2 scenes, scripts, buttons and helpers, 3 read-only endpoints.
+PRIORITY = {
+    **dict.fromkeys("""light switch lock cover climate fan media_player vacuum humidifier water_heater valve
+                       alarm_control_panel remote""".split(), 1),
+    **dict.fromkeys("""scene script button input_boolean input_number input_button number timer automation group
+                       alert""".split(), 2),
+    **dict.fromkeys("sensor binary_sensor event camera image_processing".split(), 3),
+}
+# Interfaces that only report or describe: an endpoint of an unknown domain with nothing else is read-only (3);
+# with anything else it can be controlled, but is not known to be a device (2).
+REPORTING = frozenset("""Alexa Alexa.EndpointHealth Alexa.TemperatureSensor Alexa.ContactSensor Alexa.MotionSensor
+    Alexa.EventDetectionSensor Alexa.DoorbellEventSource Alexa.CameraStreamController""".split())
+# Lambda refuses a response over 6 MB (synchronous invocation); the rest of a Discover.Response is small.
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+ENVELOPE_BYTES = 4096
+OVER_COUNT = f"Alexa takes at most {MAX_ENDPOINTS} endpoints"
+OVER_SIZE = f"the answer would pass Lambda's {MAX_RESPONSE_BYTES // 1024 // 1024} MB response limit"
 
-    A problem is `{"endpointId", "friendlyName", "action": "repaired" | "dropped", "reason"}`.
+
+class Checked(NamedTuple):
+    """What a Discovery check found; `kept` is what Alexa gets, devices first, each class in HA's order."""
+
+    kept: list
+    problems: list[dict]  # endpoints examined and repaired or dropped for a fault of their own
+    left_out: dict[str, list]  # reason -> endpoints Alexa had no room for (never examined), lowest priority last
+
+
+def priority(endpoint) -> int:
+    """1 for a device people control, 2 for scenes, scripts, buttons and helpers, 3 for read-only endpoints."""
+    if not isinstance(endpoint, dict):
+        return 3
+    endpoint_id = endpoint.get("endpointId")
+    known = PRIORITY.get(endpoint_id.partition("#")[0]) if isinstance(endpoint_id, str) else None
+    if known:
+        return known
+    capabilities = endpoint.get("capabilities")
+    return 2 if isinstance(capabilities, list) and any(
+        isinstance(c, dict) and c.get("interface") not in REPORTING for c in capabilities) else 3
+
+
+def domain_of(endpoint) -> str:
+    """The Home Assistant domain in an endpointId (`light#kitchen` -> `light`), or "?"."""
+    endpoint_id = endpoint.get("endpointId") if isinstance(endpoint, dict) else None
+    return endpoint_id.partition("#")[0] or "?" if isinstance(endpoint_id, str) else "?"
+
+
+def check_endpoints(endpoints, answer_bytes: int | None = None) -> Checked:
+    """The endpoints Alexa gets and what was changed on the way, examining only those Alexa gets.
+
+    A problem is `{"endpointId", "friendlyName", "action": "repaired" | "dropped", "reason"}`. `answer_bytes`, the
+    size of Home Assistant's answer, spares measuring the kept endpoints when even three times it fits Lambda's
+    response limit (escaping non-ASCII text and spacing can grow JSON by no more).
     """
-    kept, problems, seen = [], [], set()
-    for endpoint in endpoints if isinstance(endpoints, list) else []:
-        reason = _fatal(endpoint, seen, len(kept))
+    ranked = endpoints if isinstance(endpoints, list) else []
+    if len(ranked) > MAX_ENDPOINTS:  # else Home Assistant's order stays
+        classes = ([], [], [])
+        for endpoint in ranked:
+            classes[priority(endpoint) - 1].append(endpoint)
+        ranked = classes[0] + classes[1] + classes[2]
+    kept, problems, seen, left_out = [], [], set(), {}
+    for index, endpoint in enumerate(ranked):
+        if len(kept) == MAX_ENDPOINTS:
+            left_out[OVER_COUNT] = ranked[index:]
+            break
+        reason = _fatal(endpoint, seen)
         if reason:
             problems.append(_problem(endpoint, "dropped", reason))
             continue
@@ -46,10 +109,65 @@ def check_endpoints(endpoints) -> tuple[list, list[dict]]:
             problems.append(_problem(endpoint, "repaired", "; ".join(reasons)))
         kept.append(fixed)
         seen.add(fixed["endpointId"])
-    return kept, problems
+    budget = MAX_RESPONSE_BYTES - ENVELOPE_BYTES
+    if (answer_bytes is None or 3 * answer_bytes > budget) and len(json.dumps(kept)) > budget:
+        kept.sort(key=priority)  # stable: lowest priority last, each class in Home Assistant's order
+        fitting = _fitting(kept, budget)
+        left_out = {OVER_SIZE: kept[fitting:], **left_out}
+        kept = kept[:fitting]
+    return Checked(kept, problems, left_out)
 
 
-def _fatal(endpoint, seen: set, count: int) -> str:
+def _fitting(kept: list, budget: int) -> int:
+    """How many of `kept`, from the first, fit in `budget` bytes (measured as JSON with non-ASCII escaped)."""
+    for count, endpoint in enumerate(kept):
+        budget -= len(json.dumps(endpoint)) + 2
+        if budget < 0:
+            return count
+    return len(kept)
+
+
+def summary(checked: Checked, offered: int) -> dict:
+    """One log line's worth: counts per action, reason and domain, and a few example endpoint IDs."""
+    reasons, domains, examples = Counter(), Counter(), {"repaired": [], "dropped": []}
+    for problem in checked.problems:
+        reasons[f"{problem['action']}: {problem['reason']}"] += 1
+        if problem["action"] == "dropped":
+            domains[domain_of(problem)] += 1
+        if len(examples[problem["action"]]) < 3:
+            examples[problem["action"]].append(problem["endpointId"])
+    for reason, endpoints in checked.left_out.items():
+        reasons[f"dropped: {reason}"] += len(endpoints)
+        domains.update(domain_of(endpoint) for endpoint in endpoints)
+        examples["dropped"] += [_short(e.get("endpointId")) for e in endpoints[:3] if isinstance(e, dict)]
+    return {"offered": offered, "sent": len(checked.kept),
+            "repaired": sum(p["action"] == "repaired" for p in checked.problems),
+            "dropped": offered - len(checked.kept), "reasons": dict(reasons.most_common(10)),
+            "dropped_domains": dict(domains.most_common(10)), "examples": examples}
+
+
+def propose_filter(endpoints: list) -> tuple[list[str], int]:
+    """Domains for `filter: include_domains:` that keep every device (class 1) and fill Alexa's 300 with whole
+    domains of scenes, scripts, helpers, then read-only ones, in Home Assistant's order; and how many they expose."""
+    counts = Counter(domain_of(endpoint) for endpoint in endpoints)
+    classes = {domain_of(endpoint): priority(endpoint) for endpoint in endpoints}
+    chosen = [domain for domain in counts if classes[domain] == 1]
+    total = sum(counts[domain] for domain in chosen)
+    for rank in (2, 3):
+        for domain in counts:
+            if classes[domain] == rank and total + counts[domain] <= MAX_ENDPOINTS:
+                chosen.append(domain)
+                total += counts[domain]
+    return chosen, total
+
+
+def filter_snippet(domains: list[str]) -> str:
+    """The configuration.yaml lines of an `alexa: smart_home: filter:` exposing these domains."""
+    return "alexa:\n  smart_home:\n    filter:\n      include_domains:\n" + "".join(
+        f"        - {domain}\n" for domain in domains)
+
+
+def _fatal(endpoint, seen: set) -> str:
     """Why `endpoint` cannot be sent to Alexa at all, or ""."""
     if not isinstance(endpoint, dict):
         return "not an object"
@@ -68,8 +186,6 @@ def _fatal(endpoint, seen: set, count: int) -> str:
         if not (isinstance(capability, dict) and isinstance(capability.get("type"), str)
                 and isinstance(capability.get("interface"), str) and isinstance(capability.get("version"), str)):
             return "a capability lacks its type, interface or version"
-    if count >= MAX_ENDPOINTS:
-        return f"Alexa takes at most {MAX_ENDPOINTS} endpoints"
     return ""
 
 

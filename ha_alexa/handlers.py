@@ -33,9 +33,9 @@ def handle(event, context) -> dict:
         token = directive.token or default_token()
         if not token:
             raise AlexaInvalidAuthorizationError("the directive carries no token and HA_TOKEN is not configured")
-        answer = forward_directive(event, token, deadline(context))
+        answer, answer_bytes = forward_directive(event, token, deadline(context))
         if (directive.namespace, directive.name) == ("Alexa.Discovery", "Discover"):
-            answer = discovery.guard(answer)
+            answer = discovery.guard(answer, answer_bytes)
         logger.info("directive answered", extra={"directive": f"{directive.namespace}.{directive.name}"})
         return answer
     except Exception as err:
@@ -51,8 +51,8 @@ def handle(event, context) -> dict:
         return error_response(err, *echo_fields(event))
 
 
-def forward_directive(event: dict, token: str, until: float) -> dict:
-    """POST the directive to Home Assistant's Alexa endpoint and return its answer; raises AlexaError."""
+def forward_directive(event: dict, token: str, until: float) -> tuple[dict, int]:
+    """POST the directive to Home Assistant's Alexa endpoint; its answer and size in bytes; raises AlexaError."""
     try:
         client = default_client()
     except ValueError as err:  # HA_URL missing or malformed
@@ -80,4 +80,4 @@ def forward_directive(event: dict, token: str, until: float) -> dict:
         raise AlexaInternalError("Home Assistant's answer is not JSON") from None
     if not isinstance(answer, dict) or not isinstance(answer.get("event"), dict):
         raise AlexaInternalError("Home Assistant's answer is not an Alexa message")
-    return answer
+    return answer, len(response.body)

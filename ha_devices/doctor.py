@@ -11,11 +11,12 @@ import ssl
 import statistics
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gateway import ha_websocket
-from gateway.alexa_endpoints import check_endpoints
+from gateway.alexa_endpoints import MAX_ENDPOINTS, check_endpoints, domain_of, filter_snippet, propose_filter, summary
 from gateway.config import settings
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
 from gateway.ha_client import default_client
@@ -291,14 +292,40 @@ def check_alexa(probe: Probe) -> Outcome:
         return failed("a Discovery found no endpoints: Alexa would discover no devices",
                       "Home Assistant exposes nothing to Alexa: check the `filter:` under `alexa: smart_home:`"
                       " (without one, every supported entity is exposed)")
-    kept, problems = check_endpoints(endpoints)
+    checked = check_endpoints(endpoints)
+    kept, problems = checked.kept, checked.problems
     found = f"a Discovery found {len(kept)} endpoints in {ms} ms: the devices Alexa discovers"
+    if checked.left_out:
+        return warned(_left_out(endpoints, checked), _filter_fix(endpoints))
     if problems:
         listed = "; ".join(f"{p['endpointId']} {p['action']}: {p['reason']}" for p in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         return warned(f"{found}; the bridge {_repaired_dropped(problems)} so that Alexa accepts the rest: "
                       f"{listed}{more}", FIX_DISCOVERY)
     return passed(found)
+
+
+def _left_out(endpoints: list, checked) -> str:
+    """`1,157 offered, Alexa takes 300: 857 left out: 601 input_boolean, ...`, and what else the bridge changed."""
+    said = summary(checked, len(endpoints))
+    domains = ", ".join(f"{count:,} {domain}" for domain, count in said["dropped_domains"].items())
+    kept = Counter(domain_of(endpoint) for endpoint in checked.kept)
+    text = (f"{len(endpoints):,} offered, Alexa takes {MAX_ENDPOINTS}: {said['dropped']:,} left out: {domains}; "
+            f"Alexa gets {len(checked.kept)}: " + ", ".join(f"{n} {domain}" for domain, n in kept.most_common()))
+    reasons = "; ".join(f"{count} {reason}" for reason, count in said["reasons"].items())
+    return f"{text} (why: {reasons})"
+
+
+def _filter_fix(endpoints: list) -> str:
+    domains, exposed = propose_filter(endpoints)
+    if exposed > MAX_ENDPOINTS:
+        return (f"the devices alone are {exposed} endpoints: Alexa takes {MAX_ENDPOINTS}; the bridge keeps the"
+                f" first of them. To choose, list them under `include_entities:` in the `filter:` of `alexa:"
+                f" smart_home:` in configuration.yaml")
+    return (f"choose what Alexa gets: this `filter:` in configuration.yaml exposes {exposed} endpoints, every device"
+            f" among them (it replaces a filter you have; with a filter, Home Assistant also exposes config and"
+            f" diagnostic entities of these domains: run the doctor again after the restart; room for"
+            f" {MAX_ENDPOINTS - exposed} more under `include_entities:`):\n{filter_snippet(domains)}")
 
 
 def _repaired_dropped(problems: list[dict]) -> str:

@@ -52,7 +52,7 @@ def test_null_display_categories_become_other_and_fine_endpoints_pass_untouched(
     fine = [endpoint(), endpoint("light#kitchen_lights", "Kitchen Lights", ["LIGHT"])]
     endpoints = [MOISTURE, fine[0], EVENT, fine[1]]
     before = copy.deepcopy(endpoints)
-    kept, problems = check_endpoints(endpoints)
+    kept, problems, _ = check_endpoints(endpoints)
     assert [e["endpointId"] for e in kept] == [e["endpointId"] for e in endpoints]
     assert kept[1] is fine[0] and kept[3] is fine[1]
     assert kept[0] == {**MOISTURE, "displayCategories": ["OTHER"]}
@@ -85,7 +85,7 @@ def test_null_display_categories_become_other_and_fine_endpoints_pass_untouched(
     ],
 )
 def test_what_can_be_repaired_is_repaired(alexa_schema, broken, reason):
-    kept, problems = check_endpoints([broken])
+    kept, problems, _ = check_endpoints([broken])
     [problem] = problems
     assert problem["action"] == "repaired"
     assert reason in problem["reason"]
@@ -113,7 +113,7 @@ def test_what_can_be_repaired_is_repaired(alexa_schema, broken, reason):
 )
 def test_what_cannot_be_repaired_is_dropped_and_the_rest_is_kept(alexa_schema, broken, reason):
     fine = endpoint("light#kitchen_lights", "Kitchen Lights", ["LIGHT"])
-    kept, problems = check_endpoints([broken, fine])
+    kept, problems, _ = check_endpoints([broken, fine])
     assert kept == [fine]
     [problem] = problems
     assert (problem["action"], problem["reason"][:len(reason)]) == ("dropped", reason)
@@ -123,24 +123,25 @@ def test_what_cannot_be_repaired_is_dropped_and_the_rest_is_kept(alexa_schema, b
 
 def test_a_repeated_endpoint_id_keeps_the_first():
     first, second = endpoint(name="First"), endpoint(name="Second")
-    kept, problems = check_endpoints([first, second])
+    kept, problems, _ = check_endpoints([first, second])
     assert kept == [first]
     assert problems[0]["friendlyName"] == "Second"
     assert problems[0]["reason"] == "endpointId is not unique"
 
 
-def test_at_most_300_endpoints_are_sent(alexa_schema):
+def test_at_most_300_endpoints_are_sent_the_rest_left_out_unexamined(alexa_schema):
     endpoints = [endpoint(f"switch#s{i}", f"Switch {i}") for i in range(MAX_ENDPOINTS + 5)]
-    kept, problems = check_endpoints(endpoints)
+    endpoints[-1] = "not even an object"  # never examined: Alexa has no room for it anyway
+    kept, problems, left_out = check_endpoints(endpoints)
     assert kept == endpoints[:MAX_ENDPOINTS]
-    assert [p["endpointId"] for p in problems] == [f"switch#s{i}" for i in range(MAX_ENDPOINTS, MAX_ENDPOINTS + 5)]
-    assert all(p["action"] == "dropped" and "300" in p["reason"] for p in problems)
+    assert problems == []
+    assert left_out == {"Alexa takes at most 300 endpoints": endpoints[MAX_ENDPOINTS:]}
     assert_valid(alexa_schema, kept)
 
 
 @pytest.mark.parametrize("endpoints", [None, "x", {"a": 1}])
 def test_an_endpoint_list_that_is_not_a_list_has_nothing_to_keep(endpoints):
-    assert check_endpoints(endpoints) == ([], [])
+    assert check_endpoints(endpoints) == ([], [], {})
 
 
 def test_the_bridge_answers_alexa_with_the_repaired_discovery_logs_and_counts_it(fake_ha, bridge_env, alexa_schema,
@@ -157,8 +158,12 @@ def test_the_bridge_answers_alexa_with_the_repaired_discovery_logs_and_counts_it
     answer = lambda_handler(event, FakeContext())
     assert not list(alexa_schema.iter_errors(answer))
     assert answer["event"]["payload"]["endpoints"] == [{**MOISTURE, "displayCategories": ["OTHER"]}, fine]
-    assert [(message, extra["endpointId"]) for message, extra in warnings] == [
-        ("discovery endpoint repaired", "binary_sensor#basement_floor_wet"), ("discovery endpoint dropped", "bad id")]
+    [(message, said)] = warnings  # one line per Discovery
+    assert message == "discovery answer changed for Alexa"
+    assert said["offered"] == 3 and said["sent"] == 2 and said["repaired"] == 1 and said["dropped"] == 1
+    assert said["reasons"] == {"repaired: displayCategories None became ['OTHER']": 1,
+                               "dropped: endpointId must be 1 to 256 letters, digits or _-=#;:?@&": 1}
+    assert said["examples"] == {"repaired": ["binary_sensor#basement_floor_wet"], "dropped": ["bad id"]}
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     counted = {name: line[name] for line in lines for name in ("DiscoveryEndpointsRepaired",
                                                                "DiscoveryEndpointsDropped") if name in line}
@@ -205,7 +210,8 @@ broken_endpoint = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(broken_endpoint | st.just(endpoint()) | json_values, max_size=6))
 def test_any_damage_leaves_a_valid_answer_and_fine_endpoints_untouched(alexa_schema, endpoints):
-    kept, problems = check_endpoints(endpoints)
+    kept, problems, left_out = check_endpoints(endpoints)
+    assert not left_out
     assert len(kept) + sum(p["action"] == "dropped" for p in problems) == len(endpoints)
     assert_valid(alexa_schema, kept)
     repaired = {p["endpointId"] for p in problems if p["action"] == "repaired"}
@@ -222,10 +228,104 @@ def test_duplicate_supported_modes_are_removed_and_the_rest_kept():
             {"type": "AlexaInterface", "interface": "Alexa", "version": "3"},
         ],
     }
-    (kept,), (problem,) = check_endpoints([thermostat])
+    (kept,), (problem,), _ = check_endpoints([thermostat])
     assert kept["capabilities"][0]["configuration"] == {"supportsScheduling": False,
                                                          "supportedModes": ["OFF", "HEAT", "CUSTOM"]}
     assert kept["capabilities"][1] is thermostat["capabilities"][1]
     assert problem["action"] == "repaired" and "supportedModes" in problem["reason"]
     assert thermostat["capabilities"][0]["configuration"]["supportedModes"][-1] == "CUSTOM"  # input untouched
     assert len(thermostat["capabilities"][0]["configuration"]["supportedModes"]) == 4
+
+
+# Big homes: which 300 Alexa gets.
+def sensor(name):
+    return endpoint(f"sensor#{name}", name, ["TEMPERATURE_SENSOR"], capabilities=[
+        {"type": "AlexaInterface", "interface": "Alexa.TemperatureSensor", "version": "3"},
+        {"type": "AlexaInterface", "interface": "Alexa", "version": "3"}])
+
+
+def test_over_300_devices_go_first_then_helpers_then_read_only_each_in_home_assistants_order(alexa_schema):
+    helpers = [endpoint(f"input_boolean#b{i}", f"B {i}") for i in range(300)]
+    lights = [endpoint(f"light#l{i}", f"L {i}", ["LIGHT"]) for i in range(20)]
+    scripts = [endpoint(f"script#s{i}", f"S {i}", ["ACTIVITY_TRIGGER"]) for i in range(20)]
+    sensors = [sensor(f"t{i}") for i in range(40)]
+    locks = [endpoint(f"lock#d{i}", f"D {i}", ["SMARTLOCK"]) for i in range(3)]
+    # HA's order: helpers first, as in the household of issue 9; devices scattered among them.
+    endpoints = (helpers[:100] + sensors[:20] + lights[:10] + scripts + locks + helpers[100:] + sensors[20:]
+                 + lights[10:])
+    kept, problems, left_out = check_endpoints(endpoints)
+    assert kept == lights[:10] + locks + lights[10:] + helpers[:100] + scripts + helpers[100:257]
+    assert problems == []
+    assert left_out == {"Alexa takes at most 300 endpoints": helpers[257:] + sensors}
+    assert check_endpoints(list(endpoints)) == (kept, problems, left_out)  # the same from one Discovery to the next
+    assert_valid(alexa_schema, kept)
+
+
+def test_a_broken_device_gives_its_slot_to_the_next_endpoint():
+    endpoints = [endpoint(f"switch#s{i}", f"S {i}") for i in range(MAX_ENDPOINTS)] + [sensor("t1"), sensor("t2")]
+    endpoints[5] = endpoint("switch#broken", "", ["SWITCH"])
+    kept, problems, left_out = check_endpoints(endpoints)
+    assert len(kept) == MAX_ENDPOINTS and kept[-1] is endpoints[-2]
+    assert [(p["endpointId"], p["action"]) for p in problems] == [("switch#broken", "dropped")]
+    assert left_out == {"Alexa takes at most 300 endpoints": [endpoints[-1]]}
+
+
+@pytest.mark.parametrize("endpoint_id, capabilities, expected", [
+    ("light#x", [], 1), ("remote#tv", [], 1), ("alarm_control_panel#home", [], 1), ("scene#x", [], 2),
+    ("input_number#x", [], 2), ("timer#x", [], 2), ("binary_sensor#door", [], 3), ("camera#x", [], 3),
+    ("lawn_mower#x", ["Alexa.PowerController", "Alexa"], 2),  # unknown domain: the interfaces decide
+    ("weather#x", ["Alexa.TemperatureSensor", "Alexa.EndpointHealth", "Alexa"], 3),
+    ("nodomain", ["Alexa"], 3), (None, ["Alexa.PowerController"], 2),
+])
+def test_the_priority_comes_from_the_endpoint_id_domain_then_the_interfaces(endpoint_id, capabilities, expected):
+    from gateway.alexa_endpoints import priority
+
+    caps = [{"type": "AlexaInterface", "interface": name, "version": "3"} for name in capabilities]
+    assert priority({"endpointId": endpoint_id, "capabilities": caps}) == expected
+    assert priority("not an endpoint") == 3
+
+
+def test_an_answer_over_lambdas_6_mb_limit_loses_its_lowest_priority_endpoints_first(alexa_schema):
+    from gateway.alexa_endpoints import MAX_RESPONSE_BYTES
+
+    blob = "x" * 40_000  # a cookie of strings is valid; forty of these make a megabyte and a half
+    sensors = [sensor(f"t{i}") | {"cookie": {"blob": blob}} for i in range(60)]
+    lights = [endpoint(f"light#l{i}", f"L {i}", ["LIGHT"], cookie={"blob": blob}) for i in range(120)]
+    endpoints = sensors + lights
+    kept, problems, left_out = check_endpoints(endpoints, answer_bytes=len(json.dumps(endpoints)))
+    size = len(json.dumps(discover_response(kept)).encode())
+    assert MAX_RESPONSE_BYTES - 50_000 < size <= MAX_RESPONSE_BYTES
+    assert kept[:120] == lights and all(e in sensors for e in kept[120:])  # devices first, sensors cut
+    [(reason, cut)] = left_out.items()
+    assert "6 MB" in reason and cut == sensors[len(kept) - 120:]
+    assert check_endpoints(endpoints) == (kept, problems, left_out)  # without its size: measured all the same
+    assert_valid(alexa_schema, kept)
+    # A small answer is not measured at all: nothing to spend on it.
+    assert check_endpoints(endpoints[:3], answer_bytes=len(json.dumps(endpoints[:3]))).kept == endpoints[:3]
+
+
+def test_a_big_home_is_logged_in_one_line_and_counted(fake_ha, bridge_env, alexa_schema, output):
+    endpoints = ([endpoint(f"input_boolean#b{i}", f"B {i}") for i in range(700)] + [MOISTURE, EVENT]
+                 + [sensor(f"t{i}") for i in range(300)] + [endpoint(f"light#l{i}", f"L {i}", ["LIGHT"])
+                                                            for i in range(50)])
+    ha = fake_ha(lambda *request: (200, discover_response(endpoints), None))
+    bridge_env(HA_URL=ha.url, POWERTOOLS_LOG_LEVEL="INFO")
+    header = {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3", "messageId": "m-3"}
+    event = {"directive": {"header": header, "payload": {"scope": {"type": "BearerToken", "token": TOKEN}}}}
+    answer = lambda_handler(event, FakeContext())
+    assert not list(alexa_schema.iter_errors(answer))
+    sent = answer["event"]["payload"]["endpoints"]
+    assert len(sent) == MAX_ENDPOINTS and [e["endpointId"] for e in sent[:50]] == [f"light#l{i}" for i in range(50)]
+    lines = [json.loads(line) for line in output().splitlines() if line.startswith("{")]
+    logs = [line for line in lines if "_aws" not in line]
+    assert [line["message"] for line in logs] == ["discovery answer changed for Alexa", "directive answered"]
+    said = logs[0]
+    assert (said["offered"], said["sent"], said["dropped"], said["repaired"]) == (1052, 300, 752, 0)
+    assert said["dropped_domains"] == {"input_boolean": 450, "sensor": 300, "binary_sensor": 1, "event": 1}
+    assert said["reasons"] == {"dropped: Alexa takes at most 300 endpoints": 752}
+    assert said["examples"]["dropped"] == ["input_boolean#b250", "input_boolean#b251", "input_boolean#b252"]
+    assert len(json.dumps(said)) < 2000
+    metrics = {name: line[name] for line in lines if "_aws" in line for name in ("DiscoveryEndpointsDropped",
+                                                                                "DiscoveryEndpointsRepaired")
+               if name in line}
+    assert metrics == {"DiscoveryEndpointsDropped": [752.0]}
