@@ -7,6 +7,7 @@ from gateway.config import settings
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
 from gateway.ha_client import default_client
 from gateway.metrics import milliseconds
+from gateway.redact import error_message
 from gateway.secrets import default_token
 from ha_assist import progressive
 from ha_assist.errors import (
@@ -103,7 +104,8 @@ def converse(
     if response.status == 404:
         raise AssistBadAnswer("Home Assistant has no conversation API: add `conversation:` to configuration.yaml")
     if response.status != 200:
-        raise AssistBadAnswer(f"Home Assistant answered HTTP {response.status}: {_message(response)}")
+        message = error_message(response, client, token)
+        raise AssistBadAnswer(f"Home Assistant answered HTTP {response.status}" + (f": {message}" if message else ""))
     try:
         result = response.json()
     except ValueError:
@@ -134,13 +136,3 @@ def parse_result(result) -> Answer:
         error_code=error_code if isinstance(error_code, str) else None,
     )
 
-
-def _message(response) -> str:
-    """HA's own explanation of an HTTP error ({"message": ...}), short enough for a log line."""
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
-    if not isinstance(message, str):
-        message = response.body[:200].decode(errors="replace")
-    return message[:300]

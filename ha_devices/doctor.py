@@ -21,6 +21,7 @@ from gateway.config import settings
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
 from gateway.ha_client import default_client
 from gateway.log import logger
+from gateway.redact import error_message, redacted
 from gateway.secrets import SecretError, default_token
 from ha_devices import certificate, home_assistant
 from ha_devices.errors import crash_site
@@ -246,7 +247,7 @@ def check_token(probe: Probe) -> Outcome:
                       " default_config:) must be loaded")
     if response.status != 200:
         return failed(f"GET /api/ answered HTTP {response.status}", FIX_PROXY)
-    message = _json(response, "message")
+    message = error_message(response, probe.client, probe.token)
     if message is None:
         return failed(f"GET /api/ answered {response.content_type or 'no content type'}, not Home Assistant's API",
                       "something in front of Home Assistant (a login page, Cloudflare Access, a proxy) answers"
@@ -432,7 +433,9 @@ def examine(until: float) -> dict:
                 logger.error("doctor check crashed", extra={"check": name, "crash": crash_site(err)})
                 outcome = failed(f"the check itself failed ({type(err).__name__})", "report this as a bug")
         statuses[name] = outcome.status
-        entry = {"check": name, "status": outcome.status, "detail": outcome.detail,
+        # Details quote Home Assistant (its version, messages, an agent's answer): never a secret sent to it.
+        detail = redacted(outcome.detail, probe.client, probe.token)
+        entry = {"check": name, "status": outcome.status, "detail": detail,
                  "ms": round((time.perf_counter() - started) * 1000, 1)}
         if outcome.fix and outcome.status != "ok":
             entry["fix"] = outcome.fix

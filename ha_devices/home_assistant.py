@@ -7,6 +7,7 @@ from gateway import ha_websocket
 from gateway.alexa_endpoints import SMART_HOME_PATH, check_endpoints
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
 from gateway.ha_client import default_client
+from gateway.redact import MAX_MESSAGE_CHARS, redacted
 from gateway.secrets import SecretError, default_token
 from ha_devices.errors import (
     AuthorizationError,
@@ -50,8 +51,8 @@ def token() -> str:
 
 
 @contextmanager
-def translated(api: str):
-    """Turn the gateway's errors into the errors operator actions answer with."""
+def translated(api: str, ha, secret: str):
+    """Turn the gateway's errors into the errors operator actions answer with; Home Assistant's words redacted."""
     try:
         yield
     except SecretError as err:  # the extra headers' SSM parameter (HA_HEADERS_PARAMETER)
@@ -59,7 +60,8 @@ def translated(api: str):
     except ha_websocket.WebSocketAuthFailed:
         raise AuthorizationError(TOKEN_REJECTED.format(how=f" on the {api}")) from None
     except ha_websocket.WebSocketCommandFailed as err:
-        raise HomeAssistantFailure(f"Home Assistant's {api} failed ({err.reason}): {err.detail}") from None
+        detail = redacted(f"{err.reason}: {err.detail}", ha, secret, MAX_MESSAGE_CHARS)
+        raise HomeAssistantFailure(f"Home Assistant's {api} failed ({detail})") from None
     except HomeAssistantUnreachable as err:
         raise UnreachableError(f"Home Assistant is unreachable: {err.detail}") from None
     except HomeAssistantBadAnswer as err:
@@ -68,7 +70,7 @@ def translated(api: str):
 
 def rest(ha, secret: str, method: str, path: str, until: float, body=None):
     """One REST call; a 401/403 raises AuthorizationError, any other status is the caller's to read."""
-    with translated("REST API"):
+    with translated("REST API", ha, secret):
         response = ha.request(method, path, token=secret, until=until, body=body)
     if response.status in (401, 403):
         raise AuthorizationError(TOKEN_REJECTED.format(how=f" (HTTP {response.status})"))
@@ -85,10 +87,9 @@ def json_body(response, what: str):
 
 def websocket_results(ha, secret: str, commands: dict, until: float) -> dict:
     """Run WebSocket commands ({name: message}) over one connection, all sent before the first result is read."""
-    with translated("WebSocket API"):
-        with ha_websocket.connect(ha, secret, until) as ws:
-            ids = {name: ws.send(message) for name, message in commands.items()}
-            return {name: ws.result(message_id, until) for name, message_id in ids.items()}
+    with translated("WebSocket API", ha, secret), ha_websocket.connect(ha, secret, until) as ws:
+        ids = {name: ws.send(message) for name, message in commands.items()}
+        return {name: ws.result(message_id, until) for name, message_id in ids.items()}
 
 
 def discovery_directive(secret: str) -> dict:
@@ -133,5 +134,6 @@ def discover(ha, secret: str, until: float) -> list | None:
     answer = json_body(response, "the Alexa Discovery")
     endpoints = discovered_endpoints(answer)
     if endpoints is None:
-        raise HomeAssistantFailure(f"Home Assistant's Alexa endpoint refused the Discovery ({alexa_error(answer)})")
+        refusal = redacted(alexa_error(answer), ha, secret, MAX_MESSAGE_CHARS)
+        raise HomeAssistantFailure(f"Home Assistant's Alexa endpoint refused the Discovery ({refusal})")
     return check_endpoints(endpoints)[0]  # what the bridge passes on: Alexa never sees a dropped endpoint
