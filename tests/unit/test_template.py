@@ -6,10 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from devtools import build_function
 from devtools.sam import sam, sam_command, sam_env
+from support import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_RUNTIME = {"devtools", "tests", "bench", "events"}
@@ -19,26 +19,9 @@ ALIAS_OR_FUNCTION = {
 }
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads CloudFormation short forms (!Ref X, !GetAtt A.B, !If [...]) as their long forms."""
-
-
-def _short_form(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _short_form)
-
-
 @pytest.fixture(scope="module")
 def template():
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)
+    return load_template()
 
 
 @pytest.fixture(scope="module")
