@@ -24,6 +24,7 @@ class Settings:
     headers_parameter: str  # SSM SecureString: a JSON object of extra request headers (Cloudflare Access)
     assist_agent_id: str
     assist_language: str
+    assist_allow_operator_token: bool  # an unlinked custom-skill user may act with HA_TOKEN (off by default)
 
 
 @cache
@@ -41,4 +42,5 @@ def settings() -> Settings:
         headers_parameter=env("HA_HEADERS_PARAMETER", "").strip(),
         assist_agent_id=env("ASSIST_AGENT_ID", "").strip(),
         assist_language=env("ASSIST_LANGUAGE", "").strip(),
+        assist_allow_operator_token=_flag("ASSIST_ALLOW_OPERATOR_TOKEN", False),
     )

@@ -40,14 +40,17 @@ class Answer:
 
 def ask(request: SkillRequest, conversation_id: str | None, until: float) -> Answer:
     """Put the request's words to Assist, saying "one moment" if it is slow; raises AssistError."""
+    config = settings()
     linked = bool(request.access_token)
+    if not linked and not config.assist_allow_operator_token:
+        # Whoever has not linked an account (a tester, a household member) must not act as the operator.
+        raise AssistNoToken("the request carries no account-linked token, and ASSIST_ALLOW_OPERATOR_TOKEN is off")
     try:
         token = request.access_token or default_token()
     except RuntimeError as err:  # HA_TOKEN_PARAMETER is set but SSM could not be read
         raise AssistError(str(err)) from None
     if not token:
         raise AssistNoToken("the request carries no account-linked token and HA_TOKEN is not configured")
-    config = settings()
     timer = progressive.schedule(request, ssml(phrase("one_moment", request.locale)))
     try:
         return converse(

@@ -63,8 +63,8 @@ def kitchen_on(ha):
 
 @pytest.fixture
 def operator(ha, bridge_env):
-    """The bridge configured with the operator's token (HA_TOKEN), as in a local run."""
-    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token)
+    """The bridge configured with the operator's token (HA_TOKEN) for unlinked users, as in a local run."""
+    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token, ASSIST_ALLOW_OPERATOR_TOKEN="true")
     return ha
 
 
@@ -81,6 +81,15 @@ def test_the_account_linked_token_is_enough(ha, bridge_env, kitchen_on):
     answer = say("turn off the kitchen lights", access_token=ha.token)
     assert spoken(answer) == "Turned off the light"
     assert wait_for_state(ha, KITCHEN, "off") == "off"
+
+
+def test_an_unlinked_user_gets_the_link_card_and_home_assistant_hears_nothing(ha, bridge_env, kitchen_on):
+    """HA_TOKEN is set (the README asks for it for operator actions), ASSIST_ALLOW_OPERATOR_TOKEN is not."""
+    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token)
+    answer = say("turn off the kitchen lights")
+    assert answer["response"]["card"] == {"type": "LinkAccount"}
+    time.sleep(0.5)  # what a call to Assist would take to switch the light
+    assert state(ha, KITCHEN) == "on"
 
 
 def test_is_the_front_door_locked_is_answered(operator):
@@ -127,7 +136,7 @@ def test_a_configured_agent_is_used(operator, bridge_env, kitchen_on):
 
 
 def test_a_wrong_token_is_a_spoken_apology(ha, bridge_env):
-    bridge_env(HA_URL=ha.url, HA_TOKEN="not-a-valid-token")
+    bridge_env(HA_URL=ha.url, HA_TOKEN="not-a-valid-token", ASSIST_ALLOW_OPERATOR_TOKEN="true")
     answer = say("turn off the kitchen lights")
     assert spoken(answer) == "Sorry, Home Assistant rejected the bridge&apos;s access token."
     linked = say("turn off the kitchen lights", access_token="expired-linked-token")
@@ -136,7 +145,7 @@ def test_a_wrong_token_is_a_spoken_apology(ha, bridge_env):
 
 def test_a_stopped_home_assistant_is_a_spoken_apology(make_ha, bridge_env):
     own = make_ha(alexa=False)
-    bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token, ASSIST_ALLOW_OPERATOR_TOKEN="true")
     assert spoken(say("turn off the kitchen lights")) == "Turned off the light"
     own.stop()
     answer = say("turn on the kitchen lights")
@@ -153,7 +162,8 @@ def test_the_sample_events_run_in_the_lambda_runtime(operator, kitchen_on):
     names = ["assist_launch", "assist_turn_off_kitchen_lights", "assist_follow_up", "assist_stop",
              "assist_session_ended"]
     events = [json.loads((ROOT / "events" / f"{name}.json").read_text()) for name in names]
-    results = invoke(events, env={"HA_URL": operator.url, "HA_TOKEN": operator.token}, echo=False)
+    env = {"HA_URL": operator.url, "HA_TOKEN": operator.token, "ASSIST_ALLOW_OPERATOR_TOKEN": "true"}
+    results = invoke(events, env=env, echo=False)
     assert [result.error for result in results] == [None] * len(events)
     launch, turn_off, follow_up, stop, ended = (result.response for result in results)
     assert launch["response"]["shouldEndSession"] is False

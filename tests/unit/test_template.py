@@ -71,6 +71,13 @@ def test_assist_skill_permission_is_optional_and_bound_to_its_skill(template):
     assert template["Parameters"]["AssistSkillId"]["Default"] == ""
 
 
+def test_an_unlinked_assist_user_acts_as_the_operator_only_when_chosen(template, function):
+    parameter = template["Parameters"]["AssistAllowOperatorToken"]
+    assert parameter["Default"] == "false" and sorted(parameter["AllowedValues"]) == ["false", "true"]
+    variables = function["Environment"]["Variables"]
+    assert variables["ASSIST_ALLOW_OPERATOR_TOKEN"] == {"Ref": "AssistAllowOperatorToken"}
+
+
 def test_snapstart_is_an_option_that_is_off_by_default(template):
     parameter = template["Parameters"]["EnableSnapStart"]
     assert parameter["Default"] == "false" and sorted(parameter["AllowedValues"]) == ["false", "true"]
@@ -94,6 +101,7 @@ def test_warmup_and_the_stack_output_follow_what_alexa_invokes(template):
 def test_environment_names_follow_the_design(function):
     assert set(function["Environment"]["Variables"]) == {
         "HA_URL", "HA_VERIFY_TLS", "HA_TOKEN", "HA_TOKEN_PARAMETER", "HA_HEADERS_PARAMETER", "BRIDGE_PRELOAD", "ASSIST_AGENT_ID", "ASSIST_LANGUAGE",
+        "ASSIST_ALLOW_OPERATOR_TOKEN",
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
     }  # fmt: skip
     # A secret never sits in the configuration: HA_TOKEN is declared empty, for `sam local invoke --env-vars`.
@@ -141,6 +149,7 @@ PARAMETER_ONLY_CHANGES = {
     "PreloadFeatures": "ha_alexa,ha_assist",
     "AssistAgentId": "conversation.openai",
     "AssistLanguage": "de",
+    "AssistAllowOperatorToken": "true",
     "LogLevel": "DEBUG",
     "MemorySize": "512",
     "EnableSnapStart": "true",
