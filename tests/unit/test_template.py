@@ -108,12 +108,17 @@ def test_environment_names_follow_the_design(function):
     assert function["Environment"]["Variables"]["HA_TOKEN"] == ""
 
 
-def test_each_grant_is_conditional_and_covers_one_named_resource(function):
+@pytest.fixture(scope="module")
+def role(template):
+    return template["Resources"]["BridgeFunctionRole"]["Properties"]
+
+
+def test_each_grant_is_conditional_and_covers_one_named_resource(role):
     grants = {}
-    for policy in function["Policies"]:
-        condition, document, otherwise = policy["Fn::If"]
+    for policy in role["Policies"][1:]:
+        condition, named, otherwise = policy["Fn::If"]
         assert otherwise == {"Ref": "AWS::NoValue"}
-        (statement,) = document["Statement"]
+        (statement,) = named["PolicyDocument"]["Statement"]
         grants[condition] = statement
     assert set(grants) == {"HasTokenParameter", "HasHeadersParameter", "HasParameterKmsKey"}
     for condition, parameter in (("HasTokenParameter", "HomeAssistantTokenParameter"),
@@ -125,10 +130,17 @@ def test_each_grant_is_conditional_and_covers_one_named_resource(function):
     assert kms["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}
 
 
-def test_log_group_is_the_functions_and_has_a_retention(template):
+def test_the_log_group_the_function_and_its_role_agree_on_a_name_from_the_stack(template, function, role):
+    """Named from the stack, not from the function: the role can name the group without depending on both."""
+    assert function["FunctionName"] == {"Ref": "AWS::StackName"}
+    assert function["Role"] == {"Fn::GetAtt": "BridgeFunctionRole.Arn"}
     log_group = template["Resources"]["BridgeLogGroup"]["Properties"]
-    assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${BridgeFunction}"}
+    assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${AWS::StackName}"}
     assert log_group["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                                                ":log-group:/aws/lambda/${AWS::StackName}:*"}
 
 
 def test_build_ships_every_runtime_package():
@@ -140,6 +152,7 @@ def test_build_ships_every_runtime_package():
 
 REQUIRED = {"HomeAssistantUrl": "https://ha.example.com", "SmartHomeSkillId": "amzn1.ask.skill.test"}
 PACKAGED_CODE = "s3://deploy-bucket/0123456789abcdef"  # what `sam package` puts in CodeUri
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 # A redeploy that changes one parameter only, for each parameter that reaches the function's configuration.
 PARAMETER_ONLY_CHANGES = {
     "HomeAssistantUrl": "https://ha2.example.com",
@@ -203,6 +216,8 @@ def translated():
         "timeout": {"properties": {"Timeout": 12}},  # a template-only change
     }
     cases |= {name: {"parameters": {name: value}} for name, value in PARAMETER_ONLY_CHANGES.items()}
+    cases["everything"] = {"parameters": {**PARAMETER_ONLY_CHANGES, "ParameterKmsKeyArn": KMS_KEY,
+                                          "AssistSkillId": "amzn1.ask.skill.assist", "WarmupSchedule": "rate(5 minutes)"}}
     return _translate(cases)
 
 
@@ -316,3 +331,38 @@ def test_the_version_description_fits_lambdas_256_characters(template, function)
 
     parameters = {name: longest(template["Parameters"][name]) for name in PARAMETER_ONLY_CHANGES}
     assert len(_resolve(function["VersionDescription"], parameters)) <= 256
+
+def _branches(value):
+    """Both branches of an Fn::If (whichever the conditions pick), without AWS::NoValue."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        return [item for branch in value["Fn::If"][1:] for item in _branches(branch)]
+    return [] if value == {"Ref": "AWS::NoValue"} else [value]
+
+
+@pytest.mark.parametrize("case", ["base", "everything"])
+def test_the_function_may_write_only_to_its_own_log_group(translated, case):
+    """As CloudFormation gets it from SAM's transform: one role, no managed policy (AWSLambdaBasicExecutionRole
+    allows logs:CreateLogGroup/CreateLogStream/PutLogEvents on *), every logs action on the stack's group only."""
+    cfn = translated[case]
+    resources = cfn["Resources"]
+    roles = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    assert list(roles) == ["BridgeFunctionRole"]
+    assert resources["BridgeFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["BridgeFunctionRole", "Arn"]}
+    assert not [r for r in resources.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
+    (role,) = roles.values()
+    assert "ManagedPolicyArns" not in role
+    statements = [statement for policy in role["Policies"] for named in _branches(policy)
+                  for statement in named["PolicyDocument"]["Statement"]]
+    assert len(statements) == 4  # logs, two SSM parameters, the KMS key
+    own_group = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+                            ":log-group:/aws/lambda/${AWS::StackName}:*"}
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert statement["Resource"] != "*" and "*" not in actions
+        if any(action.startswith("logs:") for action in actions):
+            assert statement["Resource"] == own_group
+            assert set(actions) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert resources["BridgeFunction"]["Properties"]["FunctionName"] == {"Ref": "AWS::StackName"}
+    log_group = resources["BridgeLogGroup"]["Properties"]["LogGroupName"]
+    assert log_group == {"Fn::Sub": "/aws/lambda/${AWS::StackName}"}
+
