@@ -207,8 +207,12 @@ class DemoHomeAssistant:
     """A Home Assistant core with the demo integration on 127.0.0.1, started as a subprocess."""
 
     def __init__(self, config_dir: str | os.PathLike | None = None, alexa: bool | dict = True,
-                 port: int | None = None):
-        """``alexa``: add ``alexa: smart_home:``; a dict is its content, e.g. ``{"filter": {...}}``."""
+                 port: int | None = None, http: dict | None = None):
+        """``alexa``: add ``alexa: smart_home:``; a dict is its content, e.g. ``{"filter": {...}}``.
+
+        ``http``: more settings of the ``http:`` block, e.g. ``{"login_attempts_threshold": 3}``.
+        """
+        self.http = http or {}
         self._own_dir = config_dir is None
         self.config_dir = Path(config_dir or tempfile.mkdtemp(prefix="demo-ha-"))
         self.alexa = alexa
@@ -297,8 +301,9 @@ class DemoHomeAssistant:
         if self.alexa:  # JSON is YAML: a dict goes in as a flow mapping
             smart_home = json.dumps(self.alexa) if isinstance(self.alexa, dict) else ""
             alexa = f"alexa:\n  smart_home: {smart_home}\n"
+        http = "".join(f"  {key}: {json.dumps(value)}\n" for key, value in self.http.items())
         config = template.substitute(port=self.port, config_dir=json.dumps(str(self.config_dir.resolve())),
-                                     alexa=alexa)
+                                     alexa=alexa, http=http)
         (self.config_dir / "configuration.yaml").write_text(config)
 
     def _get(self, path: str) -> Response:

@@ -16,3 +16,19 @@ class HomeAssistantUnreachable(HomeAssistantError):
 
 class HomeAssistantBadAnswer(HomeAssistantError):
     """An HTTP answer that cannot be used: too large, or cut off."""
+
+
+# Home Assistant's IP ban (`http: ip_ban_enabled`, `login_attempts_threshold`) answers every request from a banned
+# address with aiohttp's bare 403, before it reads the token; nothing else in its API answers 403. Its log says
+# "Banned IP <address> for too many login attempts" once, when the ban is made.
+BANNED_BODY = b"403: Forbidden"
+BANNED = (
+    "Home Assistant has banned this address after failed logins (HTTP 403, whatever the token): remove the"
+    " address from ip_bans.yaml in Home Assistant's config dir and restart Home Assistant; AWS Lambda's addresses"
+    " change, so consider `ip_ban_enabled: false` or a higher `login_attempts_threshold` under `http:`"
+)
+
+
+def banned(response) -> bool:
+    """Whether `response` (status and body) is Home Assistant refusing a banned address."""
+    return response.status == 403 and response.body.strip() == BANNED_BODY

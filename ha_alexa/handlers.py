@@ -3,7 +3,7 @@
 import time
 
 from gateway.alexa_endpoints import NO_SMART_HOME, SMART_HOME_PATH
-from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
+from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, banned
 from gateway.ha_client import deadline, default_client
 from gateway.log import logger
 from gateway.metrics import error as count_error
@@ -68,6 +68,8 @@ def forward_directive(event: dict, token: str, until: float) -> tuple[dict, int]
         milliseconds("HomeAssistantLatency", started)
     if response.status == 401 and token_expired(token):
         raise AlexaExpiredAuthorizationError("Home Assistant rejected the token (HTTP 401): it has expired")
+    if banned(response):
+        raise AlexaInvalidAuthorizationError(BANNED)
     if response.status in (401, 403):
         raise AlexaInvalidAuthorizationError(f"Home Assistant rejected the token (HTTP {response.status})")
     if response.status == 404:

@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass
 
 from gateway.config import settings
-from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
+from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, banned
 from gateway.ha_client import default_client
 from gateway.metrics import milliseconds
 from gateway.redact import error_message
@@ -12,6 +12,7 @@ from gateway.secrets import default_token
 from ha_assist import progressive
 from ha_assist.errors import (
     AssistBadAnswer,
+    AssistBanned,
     AssistError,
     AssistLinkRejected,
     AssistNotConfigured,
@@ -100,6 +101,8 @@ def converse(
         raise AssistBadAnswer(f"Home Assistant's answer was unusable: {err.detail}") from None
     finally:
         milliseconds("HomeAssistantLatency", started)
+    if banned(response):  # no new link or token helps: the block is on the bridge's address
+        raise AssistBanned(BANNED)
     if response.status in (401, 403):
         rejected = AssistLinkRejected if linked else AssistTokenRejected
         raise rejected(f"Home Assistant rejected the {'linked' if linked else 'configured'} token "

@@ -39,6 +39,13 @@ class AssistTokenRejected(AssistError):
     phrase = "token_rejected"
 
 
+class AssistBanned(AssistError):
+    """Home Assistant's IP ban refuses the bridge's address, whatever the token: only the operator can lift it."""
+
+    error_type = "ASSIST_AUTH"
+    phrase = "banned"
+
+
 class AssistUnreachable(AssistError):
     error_type = "ASSIST_UNREACHABLE"
     phrase = "unreachable"

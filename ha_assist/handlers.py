@@ -69,7 +69,8 @@ def assist(request: SkillRequest, context) -> dict:
             "keep_listening": keep_listening,
         },
     )
-    text = answer.speech or phrase("done", request.locale)
+    # An agent may leave the speech empty; then only the answer's type says whether it did the thing.
+    text = answer.speech or phrase("not_done" if answer.response_type == "error" else "done", request.locale)
     if not keep_listening:
         return speak(text, end_session=True, attributes=attributes)
     return speak(

@@ -13,10 +13,12 @@ PHRASES = {
         "goodbye": "Goodbye.",
         "one_moment": "One moment.",
         "done": "Done.",
+        "not_done": "Sorry, Home Assistant couldn't do that.",
         "link_account": "To use Home Assistant, please link your account in the Alexa app. I've sent you a card.",
         "link_rejected": "Home Assistant didn't accept your account link. "
         "Please link the skill again in the Alexa app. I've sent you a card.",
         "token_rejected": "Sorry, Home Assistant rejected the bridge's access token.",
+        "banned": "Sorry, Home Assistant has blocked the bridge after failed logins.",
         "not_configured": "Sorry, the bridge doesn't know where your Home Assistant is.",
         "unreachable": "Sorry, I can't reach Home Assistant right now.",
         "timeout": "Sorry, Home Assistant took too long to answer. It may still be working on it.",
@@ -36,11 +38,13 @@ PHRASES = {
         "goodbye": "Tschüss.",
         "one_moment": "Einen Moment.",
         "done": "Erledigt.",
+        "not_done": "Das konnte Home Assistant leider nicht tun.",
         "link_account": "Um Home Assistant zu nutzen, verknüpfe bitte dein Konto in der Alexa App. "
         "Ich habe dir eine Karte geschickt.",
         "link_rejected": "Home Assistant hat deine Kontoverknüpfung nicht akzeptiert. Bitte verknüpfe den Skill "
         "in der Alexa App neu. Ich habe dir eine Karte geschickt.",
         "token_rejected": "Home Assistant hat das Zugriffstoken der Brücke leider abgelehnt.",
+        "banned": "Home Assistant hat die Brücke leider nach fehlgeschlagenen Anmeldungen gesperrt.",
         "not_configured": "Die Brücke weiß leider nicht, wo dein Home Assistant ist.",
         "unreachable": "Ich erreiche Home Assistant gerade leider nicht.",
         "timeout": "Home Assistant hat leider zu lange gebraucht. Vielleicht arbeitet es noch daran.",
@@ -60,11 +64,13 @@ PHRASES = {
         "goodbye": "Au revoir.",
         "one_moment": "Un instant.",
         "done": "C'est fait.",
+        "not_done": "Désolé, Home Assistant n'a pas pu le faire.",
         "link_account": "Pour utiliser Home Assistant, associez votre compte dans l'application Alexa. "
         "Je vous ai envoyé une carte.",
         "link_rejected": "Home Assistant n'a pas accepté l'association de votre compte. Associez de nouveau la "
         "skill dans l'application Alexa. Je vous ai envoyé une carte.",
         "token_rejected": "Désolé, Home Assistant a refusé le jeton d'accès du pont.",
+        "banned": "Désolé, Home Assistant a bloqué le pont après des échecs de connexion.",
         "not_configured": "Désolé, le pont ne sait pas où se trouve votre Home Assistant.",
         "unreachable": "Désolé, je n'arrive pas à joindre Home Assistant pour le moment.",
         "timeout": "Désolé, Home Assistant a mis trop de temps à répondre. Il y travaille peut-être encore.",

@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 from gateway import ha_websocket
 from gateway.alexa_endpoints import MAX_ENDPOINTS, check_endpoints, domain_of, filter_snippet, propose_filter, summary
 from gateway.config import settings
-from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
+from gateway.errors import (
+    BANNED,
+    BANNED_BODY,
+    HomeAssistantBadAnswer,
+    HomeAssistantError,
+    HomeAssistantUnreachable,
+    banned,
+)
 from gateway.ha_client import default_client
 from gateway.log import logger
 from gateway.redact import error_message, redacted
@@ -30,7 +37,10 @@ CHECK_TIMEOUT_S = 4.0  # one check's share: a hung step must leave time to repor
 MIN_CHECK_S = 0.2  # with less time left, a check is not started: it fails, naming the function's Timeout
 LATENCY_ROUNDS = 3
 SLOW_MS = 1500.0  # Alexa waits 8 s for the whole answer; a slower round trip leaves too little of it
-CONVERSATION_TEXT = "hello"
+# A question Home Assistant's built-in agent answers in each language without touching a device, so that an error
+# answer means the agent does not understand the language (HassGetCurrentTime).
+CONVERSATION_PROBES = {"en": "what time is it", "de": "wie spät ist es", "fr": "quelle heure est-il",
+                       "es": "qué hora es", "it": "che ore sono", "nl": "hoe laat is het"}
 
 FIX_URL = "set HA_URL to the external base URL of your Home Assistant, e.g. https://ha.example.com"
 FIX_UNREACHABLE = (
@@ -96,6 +106,7 @@ class Probe:
     until: float
     client: object = None
     token: str = ""
+    language: str = ""  # Home Assistant's own, from the version check
     addresses: list = field(default_factory=list)  # (family, sockaddr) from the DNS check
     address: tuple | None = None  # the one the TCP check connected to
     check_until: float = 0.0
@@ -239,8 +250,15 @@ def check_token(probe: Probe) -> Outcome:
     outcome, response = _get(probe, "/api/")
     if outcome:
         return outcome
-    if response.status in (401, 403):
-        return failed(f"the token from {source} was rejected (HTTP {response.status})", FIX_TOKEN)
+    if banned(response):
+        return failed(f"Home Assistant answered HTTP 403 ({BANNED_BODY.decode()!r}), its answer to a banned address:"
+                      " it did not even read the token", BANNED)
+    if response.status == 403:
+        return failed(f"GET /api/ answered HTTP 403 ({response.content_type or 'no content type'}), which is not"
+                      " Home Assistant's own answer", "something in front of Home Assistant (a proxy, Cloudflare"
+                      " Access, a firewall rule) refuses the request: check its rules, and HA_HEADERS_PARAMETER")
+    if response.status == 401:
+        return failed(f"the token from {source} was rejected (HTTP 401)", FIX_TOKEN)
     if response.status == 404:
         return failed("GET /api/ answered HTTP 404: that is not Home Assistant's API",
                       "HA_URL must be the base URL of Home Assistant itself, and the `api:` integration (part of"
@@ -263,6 +281,7 @@ def check_version(probe: Probe) -> Outcome:
     if version is None:
         return failed(f"GET /api/config answered HTTP {response.status} without a version", FIX_PROXY)
     name = _json(response, "location_name")
+    probe.language = _json(response, "language") or ""
     return passed(f"Home Assistant {version}" + (f" ({name})" if name else ""))
 
 
@@ -336,8 +355,11 @@ def _repaired_dropped(problems: list[dict]) -> str:
 
 def check_conversation(probe: Probe) -> Outcome:
     s = settings()
-    body = {"text": CONVERSATION_TEXT}
-    body.update({k: v for k, v in (("language", s.assist_language), ("agent_id", s.assist_agent_id)) if v})
+    language = s.assist_language or probe.language or "en"
+    text = CONVERSATION_PROBES.get(language.split("-")[0].lower(), CONVERSATION_PROBES["en"])
+    body = {"text": text, "language": language}
+    if s.assist_agent_id:
+        body["agent_id"] = s.assist_agent_id
     try:
         response = probe.client.request("POST", "/api/conversation/process", token=probe.token,
                                         until=probe.check_until, body=body)
@@ -355,7 +377,16 @@ def check_conversation(probe: Probe) -> Outcome:
                       "check ASSIST_AGENT_ID and ASSIST_LANGUAGE, and Home Assistant's log")
     speech = ((answer.get("speech") or {}).get("plain") or {}).get("speech") or ""
     shown = speech if len(speech) <= 80 else speech[:77] + "..."
-    return passed(f"Assist answered {CONVERSATION_TEXT!r} ({answer.get('response_type')}): {shown!r}")
+    agent = s.assist_agent_id or "Home Assistant's default agent"
+    where = "ASSIST_LANGUAGE" if s.assist_language else (
+        "Home Assistant's language; without ASSIST_LANGUAGE the skill sends each request's locale")
+    asked = f"{agent} answered {text!r} in {language} ({where})"
+    if answer.get("response_type") == "error":
+        code = (answer.get("data") or {}).get("code") or "no code"
+        return warned(f"{asked} with an error ({code}): {shown!r}" + only,
+                      f"the agent does not understand {language}: set ASSIST_LANGUAGE to a language it supports, or"
+                      " ASSIST_AGENT_ID to an agent that speaks this one (Home Assistant: Settings, Voice assistants)")
+    return passed(f"{asked} ({answer.get('response_type')}): {shown!r}")
 
 
 def check_websocket(probe: Probe) -> Outcome:

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from gateway import ha_websocket
 from gateway.alexa_endpoints import SMART_HOME_PATH, check_endpoints
-from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
+from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, banned
 from gateway.ha_client import default_client
 from gateway.redact import MAX_MESSAGE_CHARS, redacted
 from gateway.secrets import SecretError, default_token
@@ -20,6 +20,11 @@ NO_TOKEN = "no Home Assistant token is configured: set HA_TOKEN, or HA_TOKEN_PAR
 TOKEN_REJECTED = (
     "Home Assistant rejected the token{how}: create a long-lived access token (your Home Assistant profile,"
     " Security tab) and put it into HA_TOKEN or the SSM parameter named by HA_TOKEN_PARAMETER"
+)
+NOT_ADMIN = (
+    "Home Assistant accepts the token but refused {what} (HTTP 401): the token's user is not an administrator,"
+    " and this needs one. Do it with an administrator's token, or in Home Assistant itself; each refusal counts"
+    " as a failed login toward Home Assistant's IP ban"
 )
 
 
@@ -72,6 +77,13 @@ def rest(ha, secret: str, method: str, path: str, until: float, body=None):
     """One REST call; a 401/403 raises AuthorizationError, any other status is the caller's to read."""
     with translated("REST API", ha, secret):
         response = ha.request(method, path, token=secret, until=until, body=body)
+        # Home Assistant answers a valid token whose user may not do this with the same 401 as a bad token;
+        # the token's own check tells them apart.
+        if response.status == 401 and path != "/api/" and ha.request(
+                "GET", "/api/", token=secret, until=until).status == 200:
+            raise AuthorizationError(NOT_ADMIN.format(what=f"{method} {path.split('?')[0]}"))
+    if banned(response):
+        raise AuthorizationError(BANNED)
     if response.status in (401, 403):
         raise AuthorizationError(TOKEN_REJECTED.format(how=f" (HTTP {response.status})"))
     return response

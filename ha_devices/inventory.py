@@ -9,6 +9,7 @@ from ha_devices.errors import HomeAssistantFailure, InvalidInputError, NotFoundE
 # Home Assistant's own rules (homeassistant.core.valid_entity_id / valid_domain).
 ENTITY_ID = re.compile(r"(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)")
 SLUG = re.compile(r"(?!_)[\da-z_]+(?<!_)")
+MAX_MESSAGE = 300  # of Home Assistant's own explanation, repeated in an answer
 REGISTRIES = {
     "states": {"type": "get_states"},
     "entities": {"type": "config/entity_registry/list"},
@@ -90,7 +91,7 @@ def call_service(
     path = f"/api/services/{domain}/{service}" + ("?return_response" if return_response else "")
     response = home_assistant.rest(ha, secret, "POST", path, until, body=data or {})
     if response.status == 400:
-        raise _refused_call(ha, secret, domain, service, return_response, until)
+        raise _refused_call(ha, secret, domain, service, return_response, until, _ha_message(response, secret))
     if response.status != 200:
         raise HomeAssistantFailure(
             f"Home Assistant answered HTTP {response.status} to {domain}.{service}: the service failed;"
@@ -104,8 +105,27 @@ def call_service(
     return result
 
 
-def _refused_call(ha, secret: str, domain: str, service: str, return_response: bool, until: float) -> Exception:
-    """Why Home Assistant answered 400 to a service call: REST says only "Bad Request", so look it up."""
+def _ha_message(response, secret: str) -> str:
+    """Home Assistant's own explanation ({"message": ...}) of an answer, cut short and without the token; or ""."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(message, str):
+        return ""
+    message = " ".join(message.replace(secret, "<token>").split())
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 3] + "..."
+
+
+def _refused_call(ha, secret: str, domain: str, service: str, return_response: bool, until: float,
+                  message: str) -> Exception:
+    """Why Home Assistant answered 400 to a service call: its own message, or, where it says only "Bad Request"
+    (bad data, or no such service), what its service list shows."""
+    if message:
+        hint = ""
+        if "return_response" in message:  # HA names its query parameter; the operator sets the event's field
+            hint = f'; in the operator event: "return_response": {"false" if return_response else "true"}'
+        return InvalidInputError(f"Home Assistant refused {domain}.{service} (HTTP 400): {message}{hint}")
     response = home_assistant.rest(ha, secret, "GET", "/api/services", until)
     listing = home_assistant.json_body(response, "the service list") if response.status == 200 else []
     services = {}

@@ -6,7 +6,8 @@ Fixtures:
   whole session and shared by every test. Read from it freely; don't stop, restart or reconfigure it.
 - ``make_ha``: a factory for a test's own Home Assistant, started when called and stopped after the test:
   ``make_ha(alexa=False)`` for one without the Alexa endpoint, ``make_ha(alexa={"filter": {...}})`` for one
-  with that ``smart_home:`` config, or ``own = make_ha()`` to stop or restart it without disturbing the other
+  with that ``smart_home:`` config, ``make_ha(http={"login_attempts_threshold": 3})`` for more ``http:``
+  settings, or ``own = make_ha()`` to stop or restart it without disturbing the other
   tests. Each starts in about 4 s.
 
 The first run installs Home Assistant into ``$BRIDGE_CACHE`` (about 2 minutes). These tests never skip: a
@@ -47,8 +48,8 @@ def ha(ha_venv, tmp_path_factory):
 def make_ha(ha_venv, tmp_path_factory):
     started = []
 
-    def make(alexa: bool | dict = True) -> DemoHomeAssistant:
-        demo = DemoHomeAssistant(tmp_path_factory.mktemp("ha"), alexa=alexa)
+    def make(alexa: bool | dict = True, **options) -> DemoHomeAssistant:
+        demo = DemoHomeAssistant(tmp_path_factory.mktemp("ha"), alexa=alexa, **options)
         started.append(demo)
         return start_or_fail(demo)
 

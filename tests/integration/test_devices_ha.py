@@ -140,6 +140,12 @@ def test_a_refused_call_is_explained(bridge):
     forecast = devices(action="call", domain="weather", service="get_forecasts", return_response=True,
                        data={"entity_id": "weather.demo_weather_south", "type": "daily"})
     assert forecast["response"]["weather.demo_weather_south"]["forecast"]
+    # Home Assistant refuses return_response for a service that returns nothing, before calling it: its reason.
+    no_response = devices(action="call", domain="light", service="turn_on", return_response=True,
+                          data={"entity_id": "light.kitchen_lights"})["error"]
+    assert no_response["type"] == "INVALID_INPUT"
+    assert "Service does not support responses" in no_response["message"]
+    assert '"return_response": false' in no_response["message"]
 
 
 def test_the_doctor_through_the_lambda_runtime_interface_client(ha):
@@ -150,3 +156,21 @@ def test_the_doctor_through_the_lambda_runtime_interface_client(ha):
     assert result.error is None, result.error
     assert result.response["ok"] is True, result.response
     assert ha.token not in "\n".join(result.logs)
+
+
+def test_the_conversation_check_asks_in_the_configured_language_and_judges_the_answer(ha, bridge_env):
+    """Home Assistant's built-in agent understands German: the check asks it in German and passes. In a language
+    it has no sentences for, it answers with an error, which the check reports instead of calling it healthy."""
+    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token, ASSIST_LANGUAGE="de")
+    conversation = {e["check"]: e for e in devices(action="health")["checks"]}["conversation"]
+    assert conversation["status"] == "ok", conversation
+    assert "'wie spät ist es' in de (ASSIST_LANGUAGE) (action_done): 'Es ist " in conversation["detail"]
+
+    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token, ASSIST_LANGUAGE="tlh")
+    report = devices(action="health")
+    conversation = {e["check"]: e for e in report["checks"]}["conversation"]
+    assert conversation["status"] == "warning", conversation
+    assert "Home Assistant's default agent answered 'what time is it' in tlh" in conversation["detail"]
+    assert "with an error (no_intent_match)" in conversation["detail"]
+    assert "tlh" in conversation["fix"]
+    assert report["ok"] is True

@@ -225,6 +225,18 @@ def test_an_answer_without_speech_is_confirmed(fake_ha, bridge_env):
     assert spoken(answer) == "Done."
 
 
+@pytest.mark.parametrize("locale, apology", [
+    ("en-US", "Sorry, Home Assistant couldn&apos;t do that."),
+    ("de-DE", "Das konnte Home Assistant leider nicht tun."),
+])
+def test_an_error_answer_without_speech_is_an_apology_not_a_confirmation(fake_ha, bridge_env, locale, apology):
+    ha = fake_ha(answering(conversation_result(speech="", response_type="error", code="no_valid_targets")))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=OPERATOR_TOKEN)
+    answer = lambda_handler(assist_event(locale=locale), FakeContext())
+    assert_valid(answer)
+    assert spoken(answer) == apology
+
+
 def test_an_ssml_only_answer_is_spoken_without_its_markup(fake_ha, bridge_env):
     result = conversation_result()
     result["response"]["speech"] = {"ssml": {"speech": "<speak>It is <emphasis>cold</emphasis> &amp; wet</speak>"}}
@@ -345,6 +357,19 @@ def test_a_rejected_linked_token_asks_to_link_again(fake_ha, bridge_env):
     response = assert_valid(answer)
     assert response["card"] == {"type": "LinkAccount"}
     assert "link the skill again" in spoken(answer)
+
+
+@pytest.mark.parametrize("access_token", [LINKED_TOKEN, None], ids=["linked", "HA_TOKEN"])
+def test_an_ip_ban_is_not_taken_for_a_rejected_token(fake_ha, bridge_env, output, access_token):
+    """Home Assistant's answer to a banned address (aiohttp's bare 403): linking again would not help."""
+    ha = fake_ha(lambda *request: (403, b"403: Forbidden", {"Content-Type": "text/plain; charset=utf-8"}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=OPERATOR_TOKEN)
+    answer = lambda_handler(assist_event(access_token=access_token), FakeContext())
+    response = assert_valid(answer)
+    assert "card" not in response
+    assert spoken(answer) == "Sorry, Home Assistant has blocked the bridge after failed logins."
+    out = output()
+    assert '"ErrorType":"ASSIST_AUTH"' in out and "ip_bans.yaml" in out
 
 
 def test_a_rejected_operator_token_is_an_apology_without_card(fake_ha, bridge_env, output):

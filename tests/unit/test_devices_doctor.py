@@ -173,6 +173,30 @@ def test_a_rejected_token_fails_the_token_check(servers, bridge_env):
     assert TOKEN not in json.dumps(report)
 
 
+def test_an_ip_ban_fails_the_token_check_with_the_ban_advice(servers, bridge_env):
+    """Home Assistant's answer to a banned address, whatever the token: a new token would change nothing."""
+    ha = servers(rest=healthy_rest(**{"/api/": (403, b"403: Forbidden", "text/plain; charset=utf-8")}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    token = by_name(report)["token"]
+    assert token["status"] == "failed"
+    assert "banned address" in token["detail"] and "rejected" not in token["detail"]
+    assert report["advice"] == (
+        "Home Assistant has banned this address after failed logins (HTTP 403, whatever the token): remove the"
+        " address from ip_bans.yaml in Home Assistant's config dir and restart Home Assistant; AWS Lambda's"
+        " addresses change, so consider `ip_ban_enabled: false` or a higher `login_attempts_threshold` under"
+        " `http:`")
+
+
+def test_a_403_that_is_not_home_assistants_names_what_is_in_front_of_it(servers, bridge_env):
+    ha = servers(rest=healthy_rest(**{"/api/": (403, b"<html>Forbidden by policy</html>", "text/html")}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    token = by_name(report)["token"]
+    assert token["status"] == "failed" and "not Home Assistant's own answer" in token["detail"]
+    assert "proxy" in report["advice"] and "ip_bans" not in report["advice"] and "long-lived" not in report["advice"]
+
+
 def test_no_token_at_all_fails_the_token_check_without_asking_home_assistant(servers, bridge_env):
     ha = servers()
     bridge_env(HA_URL=ha.url)
@@ -254,6 +278,45 @@ def test_the_conversation_check_uses_the_configured_agent_and_language(servers, 
     examine()
     body = next(json.loads(r[3]) for r in ha.requests if r[1] == "/api/conversation/process")
     assert (body["agent_id"], body["language"]) == ("conversation.llm", "nl")
+
+
+# Home Assistant 2025.4.4's built-in agent asked in German what it cannot match: an error answer, HTTP 200.
+GERMAN_ERROR = {"response": {"speech": {"plain": {"speech": "Entschuldigung, das habe ich nicht verstanden",
+                                                  "extra_data": None}},
+                             "card": {}, "language": "de", "response_type": "error",
+                             "data": {"code": "no_intent_match"}},
+                "conversation_id": "01JQ7Z0000000000000000000", "continue_conversation": False}
+
+
+@pytest.mark.parametrize("env, agent", [({}, "Home Assistant's default agent"),
+                                        ({"ASSIST_AGENT_ID": "conversation.llm"}, "conversation.llm")])
+def test_an_assist_error_answer_is_a_warning_naming_the_language_and_the_agent(servers, bridge_env, env, agent):
+    ha = servers(rest=healthy_rest(**{"/api/conversation/process": (200, GERMAN_ERROR)}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_LANGUAGE="de", **env)
+    report = examine()
+    conversation = by_name(report)["conversation"]
+    assert conversation["status"] == "warning"
+    assert f"{agent} answered 'wie spät ist es' in de (ASSIST_LANGUAGE) with an error (no_intent_match)" in (
+        conversation["detail"])
+    assert "Entschuldigung" in conversation["detail"]
+    assert "ASSIST_LANGUAGE" in conversation["fix"] and "de" in conversation["fix"]
+    assert report["ok"] is True  # only the custom skill is affected
+
+
+@pytest.mark.parametrize("assist_language, ha_language, sent, text", [
+    ("de-DE", "en", "de-DE", "wie spät ist es"),  # ASSIST_LANGUAGE wins
+    ("", "fr", "fr", "quelle heure est-il"),  # else Home Assistant's own language
+    ("pl", "en", "pl", "what time is it"),  # no probe of its own: English, and an error is shown as such
+])
+def test_the_conversation_probe_is_asked_in_the_language_assist_will_hear(servers, bridge_env, assist_language,
+                                                                            ha_language, sent, text):
+    config = (200, {"version": "2025.4.4", "location_name": "Home", "language": ha_language})
+    ha = servers(rest=healthy_rest(**{"/api/config": config}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_LANGUAGE=assist_language)
+    conversation = by_name(examine())["conversation"]
+    body = next(json.loads(r[3]) for r in ha.requests if r[1] == "/api/conversation/process")
+    assert (body["language"], body["text"]) == (sent, text)
+    assert conversation["status"] == "ok" and f"in {sent} (" in conversation["detail"]
 
 
 def test_a_proxy_that_refuses_websockets_is_named(servers, bridge_env):

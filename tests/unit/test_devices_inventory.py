@@ -252,6 +252,41 @@ def test_a_refused_call_is_explained_from_the_service_list(servers, bridge_env, 
     assert words in answer["error"]["message"]
 
 
+# Home Assistant 2025.4.4's own 400 answers (APIDomainServicesView.json_message) for return_response.
+NO_RESPONSES = {"message": "Service does not support responses. Remove return_response from request."}
+NEEDS_RESPONSES = {"message": "Service call requires responses but caller did not ask for responses. Add"
+                              " ?return_response to query parameters."}
+
+
+@pytest.mark.parametrize("service, return_response, body, words", [
+    ("turn_on", True, NO_RESPONSES, ('Home Assistant refused light.turn_on (HTTP 400): Service does not support'
+                                     ' responses. Remove return_response from request.; in the operator event:'
+                                     ' "return_response": false')),
+    ("get_forecasts", False, NEEDS_RESPONSES, 'in the operator event: "return_response": true'),
+])
+def test_home_assistants_own_reason_for_a_400_is_passed_on(servers, bridge_env, service, return_response, body,
+                                                          words):
+    domain = "light" if service == "turn_on" else "weather"
+
+    def rest(method, path, _body):
+        return (200, SERVICES) if path == "/api/services" else (400, body)
+
+    ha = servers(rest=rest)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="call", domain=domain, service=service, return_response=return_response)
+    assert answer["error"]["type"] == "INVALID_INPUT"
+    assert words in answer["error"]["message"]
+    assert "check the field names" not in answer["error"]["message"]
+
+
+def test_home_assistants_reason_is_bounded_and_never_carries_the_token(servers, bridge_env):
+    ha = servers(rest=lambda method, path, body: (400, {"message": f"bad {TOKEN} " + "x" * 5000}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    message = devices(action="call", domain="light", service="turn_on")["error"]["message"]
+    assert TOKEN not in message and "bad <token> xxx" in message
+    assert len(message) < 400
+
+
 def test_a_service_that_fails_in_home_assistant_is_an_ha_error(servers, bridge_env):
     ha = servers(rest=lambda method, path, body: (500, b"500 Internal Server Error", "text/plain"))
     bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
@@ -275,6 +310,41 @@ def test_a_rejected_token_is_an_authorization_error(servers, bridge_env):
     answer = devices(action="state", entity_id="light.lamp")
     assert answer["error"]["type"] == "INVALID_AUTHORIZATION"
     assert "long-lived access token" in answer["error"]["message"]
+
+
+HA_401 = (401, b"401: Unauthorized", "text/plain; charset=utf-8")  # Home Assistant's own, for both causes
+HA_BAN_403 = (403, b"403: Forbidden", "text/plain; charset=utf-8")  # its answer to an address it has banned
+
+
+def test_a_call_refused_to_a_user_who_is_not_an_administrator_says_so(servers, bridge_env):
+    """HA answers a valid token whose user is not an admin with the same 401 as a bad token (require_admin)."""
+    ha = servers(rest=rest_with(**{"GET /api/": (200, {"message": "API running."}),
+                                   "POST /api/services/homeassistant/restart": HA_401}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="call", domain="homeassistant", service="restart")
+    assert answer["error"]["type"] == "INVALID_AUTHORIZATION"
+    message = answer["error"]["message"]
+    assert "accepts the token" in message and "not an administrator" in message
+    assert "POST /api/services/homeassistant/restart" in message
+    assert "long-lived access token" not in message
+
+
+@pytest.mark.parametrize("request_fields", [{"action": "state", "entity_id": "light.lamp"},
+                                            {"action": "call", "domain": "light", "service": "turn_on"}])
+def test_a_token_rejected_everywhere_is_still_a_rejected_token(servers, bridge_env, request_fields):
+    ha = servers(rest=lambda method, path, body: HA_401)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    message = devices(**request_fields)["error"]["message"]
+    assert "rejected the token (HTTP 401)" in message and "administrator" not in message
+
+
+def test_a_banned_address_is_named_instead_of_the_token(servers, bridge_env):
+    ha = servers(rest=lambda method, path, body: HA_BAN_403)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="state", entity_id="light.lamp")
+    assert answer["error"]["type"] == "INVALID_AUTHORIZATION"
+    assert "banned this address" in answer["error"]["message"] and "ip_bans.yaml" in answer["error"]["message"]
+    assert "long-lived" not in answer["error"]["message"]
 
 
 def test_an_unreachable_home_assistant_is_named(bridge_env):

@@ -118,7 +118,8 @@ def test_no_token_anywhere_is_an_authorization_error_without_calling_ha(fake_ha,
     "status, body, error_type, words",
     [
         (401, b"401: Unauthorized", "INVALID_AUTHORIZATION_CREDENTIAL", "rejected the token"),
-        (403, b"403: Forbidden", "INVALID_AUTHORIZATION_CREDENTIAL", "rejected the token"),
+        (403, b"403: Forbidden", "INVALID_AUTHORIZATION_CREDENTIAL", "banned this address"),  # HA's IP ban
+        (403, b"<html>Access denied</html>", "INVALID_AUTHORIZATION_CREDENTIAL", "rejected the token"),
         (404, b"404: Not Found", "INTERNAL_ERROR", "alexa: smart_home:"),
         (500, b"500 Internal Server Error", "INTERNAL_ERROR", "HTTP 500"),
         (502, b"Bad Gateway", "INTERNAL_ERROR", "HTTP 502"),
@@ -301,3 +302,21 @@ def test_a_rejected_token_that_has_not_expired_stays_invalid(fake_ha, bridge_env
     for token in tokens:
         assert_error(lambda_handler(directive(token=token), FakeContext()), alexa_schema,
                      "INVALID_AUTHORIZATION_CREDENTIAL")
+
+
+# Home Assistant 2025.4.4's own answers (aiohttp's HTTPUnauthorized / HTTPForbidden, text/plain): a bad token, and
+# any request from an address its IP ban lists (homeassistant/components/http/ban.py), whatever the token.
+HA_401 = (401, b"401: Unauthorized", {"Content-Type": "text/plain; charset=utf-8"})
+HA_BAN_403 = (403, b"403: Forbidden", {"Content-Type": "text/plain; charset=utf-8"})
+
+
+@pytest.mark.parametrize("answer, says, does_not_say", [
+    (HA_401, "rejected the token (HTTP 401)", "banned"),
+    (HA_BAN_403, "ip_bans.yaml", "rejected the token"),
+], ids=["bad token", "IP ban"])
+def test_a_ban_is_told_apart_from_a_rejected_token(fake_ha, bridge_env, answer, says, does_not_say):
+    ha = fake_ha(lambda *request: answer)
+    bridge_env(HA_URL=ha.url)
+    event = lambda_handler(directive(), FakeContext())["event"]
+    assert event["payload"]["type"] == "INVALID_AUTHORIZATION_CREDENTIAL"
+    assert says in event["payload"]["message"] and does_not_say not in event["payload"]["message"]
