@@ -3,6 +3,7 @@
 import os
 from dataclasses import dataclass
 from functools import cache
+from urllib.parse import urlsplit
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -27,11 +28,33 @@ class Settings:
     assist_allow_operator_token: bool  # an unlinked custom-skill user may act with HA_TOKEN (off by default)
 
 
+PLAIN_HTTP_WARNING = (
+    "HA_URL is plain http:// to another machine: the tokens and headers the bridge sends to Home Assistant cross"
+    " the network unencrypted, readable by anyone on the way; use https://"
+)
+
+
+def plain_http_to_another_machine(url: str) -> bool:
+    """Whether `url` is http:// to a host other than this machine (loopback stays on the machine)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        return False
+    import ipaddress  # only for plain HTTP: about 1.5 ms that an https:// setup never pays
+
+    try:
+        return not ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:  # a name
+        return parts.hostname != "localhost" and not parts.hostname.endswith(".localhost")
+
+
 @cache
 def settings() -> Settings:
-    """The settings of this execution environment; tests call `settings.cache_clear()` after changing them."""
+    """The settings of this execution environment; tests call `settings.cache_clear()` after changing them.
+
+    Read once per execution environment, which is when a plain-HTTP HA_URL is warned about.
+    """
     env = os.environ.get
-    return Settings(
+    found = Settings(
         ha_url=env("HA_URL", "").strip().rstrip("/"),
         ha_token=env("HA_TOKEN", "").strip(),
         ha_token_parameter=env("HA_TOKEN_PARAMETER", "").strip(),
@@ -44,3 +67,8 @@ def settings() -> Settings:
         assist_language=env("ASSIST_LANGUAGE", "").strip(),
         assist_allow_operator_token=_flag("ASSIST_ALLOW_OPERATOR_TOKEN", False),
     )
+    if plain_http_to_another_machine(found.ha_url):
+        from gateway.log import logger
+
+        logger.warning(PLAIN_HTTP_WARNING)
+    return found

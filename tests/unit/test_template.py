@@ -51,6 +51,10 @@ def test_function_runs_the_shipped_handler_on_python313_arm64(function):
     assert build_function.LAMBDA_PYTHON == (3, 13) and build_function.LAMBDA_PLATFORM.endswith("aarch64")
 
 
+def test_the_url_parameter_says_https_is_expected(template):
+    assert "HTTPS is expected" in template["Parameters"]["HomeAssistantUrl"]["Description"]
+
+
 def test_timeout_outlasts_alexas_eight_seconds(function):
     assert 8 < function["Timeout"] <= 15
 

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fast_path import lambda_handler
+from gateway.config import PLAIN_HTTP_WARNING, plain_http_to_another_machine
 from gateway.errors import HomeAssistantUnreachable
 from gateway.ha_client import INSECURE_WARNING, HomeAssistantClient, deadline
-from support import TOKEN, FakeContext
+from support import TOKEN, FakeContext, run_python
 
 EMPTY_DISCOVERY = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response",
                                       "payloadVersion": "3", "messageId": "m"}, "payload": {"endpoints": []}}}
@@ -253,3 +254,31 @@ def test_a_connection_opened_ahead_survives_the_session_tickets_tls13_sends_afte
     for _ in range(3):
         assert client.request("GET", "/api/", token="t", until=deadline()).status == 200
     assert client.connections_opened == 1
+
+
+@pytest.mark.parametrize("url, warned", [
+    ("http://ha.example.com:8123", True), ("HTTP://ha.example.com", True), ("http://192.168.1.5:8123", True),
+    ("http://[2001:db8::1]:8123", True), ("https://ha.example.com", False), ("http://127.0.0.1:8123", False),
+    ("http://127.1.2.3", False), ("http://localhost:8123", False), ("http://[::1]:8123", False), ("", False),
+])
+def test_plain_http_is_told_apart_from_https_and_this_machine(url, warned):
+    assert plain_http_to_another_machine(url) is warned
+
+
+def test_plain_http_to_another_machine_is_warned_about_once_per_execution_environment():
+    """A fresh process, as Lambda starts one; three directives (without a token, so nothing goes on the network)."""
+    script = """
+import json, lambda_function
+from support import FakeContext
+directive = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
+                                      "messageId": "m"}, "payload": {"scope": {"type": "BearerToken"}}}}
+types = [lambda_function.lambda_handler(directive, FakeContext())["event"]["payload"]["type"] for _ in range(3)]
+print(json.dumps(types))
+"""
+    script = "import sys; sys.path.insert(0, 'tests')\n" + script
+    for url, count in (("http://ha.example.com:8123", 1), ("https://ha.example.com", 0), ("http://127.0.0.1:8123", 0)):
+        run = run_python(script, HA_URL=url, BRIDGE_PRELOAD="")
+        assert run["result"] == ["INVALID_AUTHORIZATION_CREDENTIAL"] * 3
+        lines = [line for line in (run["stdout"] + run["stderr"]).splitlines() if PLAIN_HTTP_WARNING in line]
+        assert len(lines) == count, url
+        assert all(json.loads(line)["level"] == "WARNING" for line in lines)
