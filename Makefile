@@ -13,7 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/alexa.json
 
-.PHONY: venv demo invoke test unit unit-py311 lint build bench clean
+.PHONY: venv demo invoke test unit unit-py311 lint build bench profile clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
@@ -53,6 +53,10 @@ build: venv
 
 bench: venv
 	$(PY) -m bench.run
+
+## Import profile of the built artifact's hot path: python -X importtime, medians by package, with the budgets.
+profile: build
+	$(PY) -m devtools.profile_imports --python $(PY313)
 
 clean:
 	rm -rf $(VENV) .venv311 .aws-sam

@@ -48,16 +48,20 @@ def load(kind: str):
     return importlib.import_module(FEATURES[kind])
 
 
-def preload(names: str) -> None:
-    """Import the named features now, during INIT, which runs on boosted CPU."""
+def preload(names: str) -> dict[str, float]:
+    """Import the named features now, during INIT, which runs on boosted CPU; returns each one's import ms."""
+    imported = {}
     for name in filter(None, (part.strip() for part in names.split(","))):
         if name not in FEATURES.values():
             _log("WARNING", f"BRIDGE_PRELOAD names an unknown feature {name!r}; known: {sorted(FEATURES.values())}")
             continue
+        started = time.perf_counter()
         try:
             importlib.import_module(name)
         except Exception as err:  # the first request imports it again and answers with the error
             _log("ERROR", f"preloading {name} failed: {type(err).__name__}: {err}")
+        imported[name] = _ms_since(started)
+    return imported
 
 
 def preconnect() -> threading.Thread | None:
@@ -82,8 +86,8 @@ def preconnect() -> threading.Thread | None:
 
 def after_restore() -> None:
     """SnapStart: a restored snapshot's connection and init clock belong to another machine: drop both."""
-    global _init_ms
-    _init_ms = None
+    global _init
+    _init = None
     client_module = sys.modules.get("gateway.ha_client")
     if client_module is not None:
         client_module.close_connections()
@@ -101,20 +105,20 @@ def warm_up(event, context) -> dict:
 
 
 def lambda_handler(event, context):
-    global _init_ms
+    global _init
     kind = None
     try:
         kind = classify(event)
         if kind is None:
             return {"error": {"type": "UNSUPPORTED_EVENT", "message": _describe(event)}}
-        init_ms, _init_ms = _init_ms, None  # reported once, by the first invocation that emits metrics
+        init, _init = _init, None  # reported once, by the first invocation that emits metrics
         if kind == "warmup":
-            if init_ms is None:
+            if init is None:
                 return warm_up(event, context)
             # The cold start of this environment is this warm-up: report it.
-            return importlib.import_module("gateway.metrics").run(warm_up, event, context, init_ms, latency=False)
+            return importlib.import_module("gateway.metrics").run(warm_up, event, context, init, latency=False)
         feature = load(kind)
-        return importlib.import_module("gateway.metrics").run(feature.handle, event, context, init_ms)
+        return importlib.import_module("gateway.metrics").run(feature.handle, event, context, init)
     except Exception as err:  # features answer their own errors; this is the last line of defence
         _log("ERROR", f"unhandled {type(err).__name__} for a {kind} event")
         return {"error": {"type": "INTERNAL_ERROR", "message": f"the bridge failed: {type(err).__name__}"}}
@@ -130,18 +134,33 @@ def _describe(event) -> str:
     )
 
 
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
 def _log(level: str, message: str) -> None:
     print(json.dumps({"level": level, "location": "fast_path", "message": message}), file=sys.stderr)
 
 
 _PRELOAD = os.environ.get("BRIDGE_PRELOAD", "ha_alexa")
 _connecting = preconnect() if _PRELOAD.strip() else None
-preload(_PRELOAD)
+_preload_ms = preload(_PRELOAD)
+_waited = time.perf_counter()
 if _connecting is not None:
     # The first request would wait for it anyway; finished here, its TLS work runs on INIT's boosted CPU
     # (bench/results/candidates.md: modelled 128 MB cold request 0.90x).
     _connecting.join(2.0)
-_init_ms = _process_age_ms() or round((time.perf_counter() - _LOADED_AT) * 1000, 1)
+# INIT's phases, for the InitDuration metric and the "cold start" log line of the first invocation (gateway.metrics):
+# runtime start to this module, each preloaded feature's import, the wait for the INIT connection.
+_own_ms = _ms_since(_LOADED_AT)
+_process_ms = _process_age_ms()
+_init = {
+    "init_ms": _process_ms or _own_ms,
+    "runtime_ms": round(_process_ms - _own_ms, 1) if _process_ms else None,
+    "preload_ms": _preload_ms,
+    "connect_wait_ms": _ms_since(_waited) if _connecting is not None else None,
+    "init_modules": len(sys.modules),
+}
 if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
     from snapshot_restore_py import register_after_restore  # provided by Lambda's Python runtime
 

@@ -1,6 +1,7 @@
 """CloudWatch metrics through Powertools (EMF lines on stdout), and the wrapper every request runs in."""
 
 import os
+import sys
 import time
 
 from gateway.log import logger
@@ -28,20 +29,22 @@ def error(error_type: str) -> None:
         metric.add_dimension(name="ErrorType", value=error_type)
 
 
-def run(handle, event, context, init_ms: float | None, latency: bool = True):
+def run(handle, event, context, init: dict | None, latency: bool = True):
     """Run a feature's handler with logs keyed by request and metrics flushed at the end.
 
-    `init_ms` is given on the first invocation of an execution environment only: that one is the cold start.
-    `latency=False` keeps warm-up pings out of RequestLatency.
+    `init` (INIT's phases, from fast_path) is given on the first invocation of an execution environment only: that
+    one is the cold start. `latency=False` keeps warm-up pings out of RequestLatency.
     """
     started = time.perf_counter()
     logger.append_keys(request_id=getattr(context, "aws_request_id", None))
     try:
         return handle(event, context)
     finally:
-        if init_ms is not None:
-            metrics.add_metric(name="InitDuration", unit=MetricUnit.Milliseconds, value=init_ms)
+        if init is not None:
+            metrics.add_metric(name="InitDuration", unit=MetricUnit.Milliseconds, value=init["init_ms"])
             metrics.provider.add_cold_start_metric(context)  # Powertools' own ColdStart line
+            # One line per execution environment; `modules`: loaded after INIT and this first request.
+            logger.info("cold start", extra={**init, "modules": len(sys.modules)})
         if latency:
             milliseconds("RequestLatency", started)
         if metrics.metric_set:

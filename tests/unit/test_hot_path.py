@@ -82,6 +82,40 @@ print(json.dumps(None))
                line["_aws"]["CloudWatchMetrics"][0]["Dimensions"])
 
 
+def _cold_start_lines(stdout: str) -> list[dict]:
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("message") == "cold start"]
+
+
+def test_the_first_invocation_logs_inits_phases_once_beside_init_duration(fake_ha):
+    ha = fake_ha(lambda *request: (200, {"event": {"header": {}, "payload": {}}}, None))
+    script = f"""
+import json, sys, lambda_function
+for _ in range(2):
+    lambda_function.lambda_handler({DISCOVER!r}, None)
+print(json.dumps(len(sys.modules)))
+"""
+    run = run_python(script, HA_URL=ha.url)
+    (line,) = _cold_start_lines(run["stdout"])
+    (init_duration,) = [emf_line["InitDuration"][0] for emf_line in emf(run["stdout"]) if "InitDuration" in emf_line]
+    assert line["init_ms"] == init_duration > 0
+    assert set(line["preload_ms"]) == {"ha_alexa"} and line["preload_ms"]["ha_alexa"] > 0
+    assert 0 <= line["connect_wait_ms"] and 0 <= line["runtime_ms"] < line["init_ms"]
+    assert line["runtime_ms"] + line["preload_ms"]["ha_alexa"] + line["connect_wait_ms"] <= line["init_ms"] + 1
+    assert 0 < line["init_modules"] <= line["modules"] <= run["result"]
+
+
+def test_without_preload_or_ha_url_the_cold_start_line_says_so():
+    script = """
+import json, lambda_function
+print(json.dumps(lambda_function.lambda_handler({"warmup": True}, None)))
+"""
+    run = run_python(script, BRIDGE_PRELOAD="")
+    (line,) = _cold_start_lines(run["stdout"])
+    assert line["preload_ms"] == {} and "connect_wait_ms" not in line  # Powertools leaves out None
+    assert line["init_modules"] < line["modules"]  # the warm-up's metrics imported Powertools after INIT
+
+
 def test_a_warm_up_imports_no_feature_and_is_not_counted_as_a_request():
     script = """
 import json, sys, lambda_function
