@@ -3,13 +3,13 @@
 import re
 
 from gateway.alexa_endpoints import NO_SMART_HOME
+from gateway.redact import error_message
 from ha_devices import home_assistant
 from ha_devices.errors import HomeAssistantFailure, InvalidInputError, NotFoundError
 
 # Home Assistant's own rules (homeassistant.core.valid_entity_id / valid_domain).
 ENTITY_ID = re.compile(r"(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)")
 SLUG = re.compile(r"(?!_)[\da-z_]+(?<!_)")
-MAX_MESSAGE = 300  # of Home Assistant's own explanation, repeated in an answer
 REGISTRIES = {
     "states": {"type": "get_states"},
     "entities": {"type": "config/entity_registry/list"},
@@ -91,7 +91,8 @@ def call_service(
     path = f"/api/services/{domain}/{service}" + ("?return_response" if return_response else "")
     response = home_assistant.rest(ha, secret, "POST", path, until, body=data or {})
     if response.status == 400:
-        raise _refused_call(ha, secret, domain, service, return_response, until, _ha_message(response, secret))
+        message = error_message(response, ha, secret) or ""  # HA's own reason, never a secret sent to it
+        raise _refused_call(ha, secret, domain, service, return_response, until, message)
     if response.status != 200:
         raise HomeAssistantFailure(
             f"Home Assistant answered HTTP {response.status} to {domain}.{service}: the service failed;"
@@ -103,18 +104,6 @@ def call_service(
     if isinstance(answer, dict) and "service_response" in answer:
         result["response"] = answer["service_response"]
     return result
-
-
-def _ha_message(response, secret: str) -> str:
-    """Home Assistant's own explanation ({"message": ...}) of an answer, cut short and without the token; or ""."""
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        return ""
-    if not isinstance(message, str):
-        return ""
-    message = " ".join(message.replace(secret, "<token>").split())
-    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 3] + "..."
 
 
 def _refused_call(ha, secret: str, domain: str, service: str, return_response: bool, until: float,

@@ -231,7 +231,7 @@ def test_an_answer_without_speech_is_confirmed(fake_ha, bridge_env):
 ])
 def test_an_error_answer_without_speech_is_an_apology_not_a_confirmation(fake_ha, bridge_env, locale, apology):
     ha = fake_ha(answering(conversation_result(speech="", response_type="error", code="no_valid_targets")))
-    bridge_env(HA_URL=ha.url, HA_TOKEN=OPERATOR_TOKEN)
+    bridge_env(HA_URL=ha.url, **OPERATOR)
     answer = lambda_handler(assist_event(locale=locale), FakeContext())
     assert_valid(answer)
     assert spoken(answer) == apology
@@ -363,7 +363,7 @@ def test_a_rejected_linked_token_asks_to_link_again(fake_ha, bridge_env):
 def test_an_ip_ban_is_not_taken_for_a_rejected_token(fake_ha, bridge_env, output, access_token):
     """Home Assistant's answer to a banned address (aiohttp's bare 403): linking again would not help."""
     ha = fake_ha(lambda *request: (403, b"403: Forbidden", {"Content-Type": "text/plain; charset=utf-8"}))
-    bridge_env(HA_URL=ha.url, HA_TOKEN=OPERATOR_TOKEN)
+    bridge_env(HA_URL=ha.url, **OPERATOR)
     answer = lambda_handler(assist_event(access_token=access_token), FakeContext())
     response = assert_valid(answer)
     assert "card" not in response

@@ -283,7 +283,7 @@ def test_home_assistants_reason_is_bounded_and_never_carries_the_token(servers, 
     ha = servers(rest=lambda method, path, body: (400, {"message": f"bad {TOKEN} " + "x" * 5000}))
     bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
     message = devices(action="call", domain="light", service="turn_on")["error"]["message"]
-    assert TOKEN not in message and "bad <token> xxx" in message
+    assert TOKEN not in message and "bad [redacted] xxx" in message
     assert len(message) < 400
 
 
