@@ -587,6 +587,8 @@ def load_average() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench import scale
+
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="cold runs per variant (default 10)")
     parser.add_argument("--warm", type=int, default=100, help="warm requests per variant (default 100)")
@@ -600,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated variant keys (default: all; bridge always runs)")
     parser.add_argument("--out", type=Path, default=RESULTS_MD, help="markdown report (default bench/RESULTS.md)")
     parser.add_argument("--json", type=Path, default=RESULTS_JSON, help="every run as JSON (default %(default)s)")
+    scale.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warm < 1:
         parser.error("--runs and --warm must be at least 1")
@@ -646,6 +649,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {args.warm} warm requests each, taking turns: {', '.join(v.key for v in warm_variants)}",
               file=sys.stderr, flush=True)
         warm = bench.warm(warm_variants, args.warm)
+        scale_report = scale.measure(python, args, Bench, next(v for v in all_variants if v.key == "bridge"))
         leaked = list((work / "bridge-no-pyc").rglob("*.pyc"))
         if leaked:
             raise SystemExit(f"bench: the no-.pyc variant wrote {len(leaked)} .pyc files: its numbers are wrong")
@@ -667,12 +671,13 @@ def main(argv: list[str] | None = None) -> int:
         "stats": stats, "cold": cold, "warm": warm,
     }
     report["goals"] = {key: goals(stats, key) for key in ["bridge", *candidate_keys(stats)]}
-    text = markdown(report)
+    report["scale"] = scale_report
+    text = markdown(report) + scale.markdown(scale_report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1) + "\n")
-    print(text.split("## How this is measured")[0])
+    print(text.split("## How this is measured")[0] + scale.markdown(scale_report))
     print(f"bench: wrote {args.out} and {args.json} in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return 0
 

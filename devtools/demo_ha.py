@@ -207,15 +207,17 @@ class DemoHomeAssistant:
     """A Home Assistant core with the demo integration on 127.0.0.1, started as a subprocess."""
 
     def __init__(self, config_dir: str | os.PathLike | None = None, alexa: bool | dict = True,
-                 port: int | None = None, http: dict | None = None):
+                 port: int | None = None, http: dict | None = None, extra_config: str = ""):
         """``alexa``: add ``alexa: smart_home:``; a dict is its content, e.g. ``{"filter": {...}}``.
 
         ``http``: more settings of the ``http:`` block, e.g. ``{"login_attempts_threshold": 3}``.
+        ``extra_config``: configuration.yaml lines to add (top-level keys the template does not use).
         """
         self.http = http or {}
         self._own_dir = config_dir is None
         self.config_dir = Path(config_dir or tempfile.mkdtemp(prefix="demo-ha-"))
         self.alexa = alexa
+        self.extra_config = extra_config
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token: str | None = None
@@ -304,7 +306,7 @@ class DemoHomeAssistant:
         http = "".join(f"  {key}: {json.dumps(value)}\n" for key, value in self.http.items())
         config = template.substitute(port=self.port, config_dir=json.dumps(str(self.config_dir.resolve())),
                                      alexa=alexa, http=http)
-        (self.config_dir / "configuration.yaml").write_text(config)
+        (self.config_dir / "configuration.yaml").write_text(config + "\n" + self.extra_config)
 
     def _get(self, path: str) -> Response:
         try:

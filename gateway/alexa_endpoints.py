@@ -91,9 +91,13 @@ def check_endpoints(endpoints, answer_bytes: int | None = None) -> Checked:
     """
     ranked = endpoints if isinstance(endpoints, list) else []
     if len(ranked) > MAX_ENDPOINTS:  # else Home Assistant's order stays
-        classes = ([], [], [])
-        for endpoint in ranked:
-            classes[priority(endpoint) - 1].append(endpoint)
+        classes, known = ([], [], []), PRIORITY.get
+        for endpoint in ranked:  # a plain loop: this runs for every endpoint of a big home
+            try:
+                rank = known(endpoint["endpointId"].partition("#")[0]) or priority(endpoint)
+            except (TypeError, KeyError, AttributeError):
+                rank = priority(endpoint)
+            classes[rank - 1].append(endpoint)
         ranked = classes[0] + classes[1] + classes[2]
     kept, problems, seen, left_out = [], [], set(), {}
     for index, endpoint in enumerate(ranked):
@@ -177,7 +181,7 @@ def _fatal(endpoint, seen: set) -> str:
     if endpoint_id in seen:
         return "endpointId is not unique"
     name = endpoint.get("friendlyName")
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not name or name.isspace():
         return "no friendlyName"
     capabilities = endpoint.get("capabilities")
     if not isinstance(capabilities, list) or not capabilities:
@@ -190,39 +194,70 @@ def _fatal(endpoint, seen: set) -> str:
 
 
 def _repair(endpoint: dict) -> tuple[dict, list[str]]:
-    """`endpoint` with what Alexa would refuse mended, and why: a copy, or the same object if nothing was wrong."""
-    fixed, reasons = dict(endpoint), []
+    """`endpoint` with what Alexa would refuse mended, and why: a copy, or the same object if nothing was wrong.
+
+    Checks first and copies only what changes: nearly every endpoint of a Discovery is fine.
+    """
+    changes, reasons = {}, []
     for key, default in (("description", "{} via Home Assistant"), ("manufacturerName", "Home Assistant")):
-        if not isinstance(fixed.get(key), str) or not fixed[key].strip():
-            fixed[key] = default.format(endpoint["friendlyName"])
+        value = endpoint.get(key)
+        if not isinstance(value, str) or not value or value.isspace():
+            changes[key] = default.format(endpoint["friendlyName"])
             reasons.append(f"{key} was missing or empty")
     for key in ("friendlyName", "description", "manufacturerName"):
-        if len(fixed[key]) > MAX_TEXT:
-            fixed[key] = fixed[key][:MAX_TEXT]
+        value = changes.get(key) or endpoint[key]
+        if len(value) > MAX_TEXT:
+            changes[key] = value[:MAX_TEXT]
             reasons.append(f"{key} cut to {MAX_TEXT} characters")
-    categories = fixed.get("displayCategories")
-    known = list(dict.fromkeys(c for c in categories if isinstance(c, str) and c in DISPLAY_CATEGORIES)
-                 ) if isinstance(categories, list) else []
-    if not known or known != categories:
-        fixed["displayCategories"] = known or ["OTHER"]
-        reasons.append(f"displayCategories {repr(categories)[:200]} became {fixed['displayCategories']}")
-    capabilities = [_without_duplicate_modes(capability) if "configuration" in capability else capability
-                    for capability in fixed["capabilities"]]
-    if any(new is not old for new, old in zip(capabilities, fixed["capabilities"])):
-        fixed["capabilities"] = capabilities
-        reasons.append("duplicate supportedModes were removed")  # HA maps several HVAC modes to CUSTOM
-    cookie = fixed.get("cookie", {})
-    if not isinstance(cookie, dict) or not all(isinstance(value, str) for value in cookie.values()):
-        del fixed["cookie"]
+    categories = endpoint.get("displayCategories")
+    if not _known_categories(categories):
+        known = list(dict.fromkeys(c for c in categories if isinstance(c, str) and c in DISPLAY_CATEGORIES)
+                     ) if isinstance(categories, list) else []
+        changes["displayCategories"] = known or ["OTHER"]
+        reasons.append(f"displayCategories {repr(categories)[:200]} became {changes['displayCategories']}")
+    capabilities = endpoint["capabilities"]
+    for capability in capabilities:
+        if "configuration" in capability and _without_duplicate_modes(capability) is not capability:
+            changes["capabilities"] = [_without_duplicate_modes(c) if "configuration" in c else c
+                                       for c in capabilities]
+            reasons.append("duplicate supportedModes were removed")  # HA maps several HVAC modes to CUSTOM
+            break
+    cookie = endpoint.get("cookie", {})
+    if type(cookie) is not dict or (cookie and not all(isinstance(value, str) for value in cookie.values())):
+        changes["cookie"] = None  # left out below
         reasons.append("cookie was not an object of strings")
-    attributes = fixed.get("additionalAttributes", {})
-    valid = {key: value for key, value in attributes.items()
-             if key in ATTRIBUTES and isinstance(value, str) and len(value) <= MAX_ATTRIBUTE
-             } if isinstance(attributes, dict) else {}
-    if valid != attributes:
-        fixed["additionalAttributes"] = valid
+    attributes = endpoint.get("additionalAttributes", {})
+    if not _valid_attributes(attributes):
+        changes["additionalAttributes"] = {
+            key: value for key, value in attributes.items()
+            if key in ATTRIBUTES and isinstance(value, str) and len(value) <= MAX_ATTRIBUTE
+        } if isinstance(attributes, dict) else {}
         reasons.append("additionalAttributes that Alexa refuses were left out")
-    return (fixed, reasons) if reasons else (endpoint, [])
+    if not reasons:
+        return endpoint, []
+    fixed = {**endpoint, **changes}
+    if "cookie" in changes:
+        del fixed["cookie"]
+    return fixed, reasons
+
+
+def _known_categories(categories) -> bool:
+    """Whether `categories` is a list of distinct display categories Alexa knows."""
+    if type(categories) is not list or not categories:
+        return False
+    for category in categories:
+        if type(category) is not str or category not in DISPLAY_CATEGORIES:
+            return False
+    return len(categories) == 1 or len(set(categories)) == len(categories)
+
+
+def _valid_attributes(attributes) -> bool:
+    if type(attributes) is not dict:
+        return False
+    for key, value in attributes.items():
+        if key not in ATTRIBUTES or type(value) is not str or len(value) > MAX_ATTRIBUTE:
+            return False
+    return True
 
 
 def _without_duplicate_modes(capability: dict) -> dict:

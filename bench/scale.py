@@ -1,0 +1,329 @@
+"""Discovery at scale and bursts: part of `make bench`, or on its own: `python -m bench.scale [--homes 60,300,1100,2000]`.
+
+For each home size a real Home Assistant is started with the demo plus generated configuration
+(devtools.big_home), reached through bench/tls_proxy.py, and the built artifact answers Discoveries in fresh
+processes through the real Lambda runtime interface client, as in bench.run: a few cold ones, then warm ones in one
+process. The floor is the work no bridge can skip: `json.loads` of Home Assistant's answer plus the runtime's own
+serialisation of the bridge's answer (awslambdaric's encoder), timed on this Python in the same run.
+
+Burst: 16 execution environments started at the same moment against the big home, each switching one light (an
+Alexa routine), then warm bursts of 16 at once in the same environments, counting new TLS connections at the proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+PNG = BENCH_DIR / "results" / "discovery-at-scale.png"
+SCALE_JSON = BENCH_DIR / "results" / "scale.json"
+HOMES = (60, 300, 1100, 2000)
+BURST = 16
+ALEXA_LIMIT_MS = 8000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Discovery at scale (bench.scale)")
+    group.add_argument("--homes", default=",".join(map(str, HOMES)), help="home sizes in endpoints, or 'none'")
+    group.add_argument("--scale-cold", type=int, default=3, help="cold Discoveries per home (default 3)")
+    group.add_argument("--scale-warm", type=int, default=20, help="warm Discoveries per home (default 20)")
+    group.add_argument("--burst-rounds", type=int, default=3, help="warm bursts after the cold one (default 3)")
+
+
+# -- bursts -----------------------------------------------------------------------------------------------------
+
+
+def burst(invoke, events: list[list], connections=None, timeout: float = 120) -> tuple[list[list], list[int]]:
+    """Execution environments side by side, one per list in `events`: round r hands every environment its event r
+    at the same moment, once all have answered round r - 1 (round 0 starts them all: cold).
+
+    `invoke(events, on_result)` runs one environment (a fresh process) over an iterable of events. Returns the
+    results per round, and `connections()` read before the first round and after each round.
+    """
+    marks: list[int] = []
+    barrier = threading.Barrier(len(events), action=lambda: marks.append(connections() if connections else 0))
+    results: list[list] = [[] for _ in events]
+    failures: list[BaseException] = []
+
+    def feed(own):
+        for event in own:
+            barrier.wait(timeout)
+            yield event
+        barrier.wait(timeout)  # the last round's mark
+
+    def run(index):
+        try:
+            invoke(feed(events[index]), results[index].append)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller; the others must not wait for it
+            failures.append(err)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"burst-{i}", daemon=True) for i in range(len(events))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout * (len(events[0]) + 1))
+    if failures:
+        raise failures[0]
+    return [[own[r] for own in results] for r in range(len(events[0]))], marks
+
+
+def power_directive(endpoint_id: str, token: str, name: str = "TurnOn") -> dict:
+    return {"directive": {
+        "header": {"namespace": "Alexa.PowerController", "name": name, "payloadVersion": "3",
+                   "messageId": f"burst-{endpoint_id}-{time.monotonic_ns()}", "correlationToken": "burst"},
+        "endpoint": {"endpointId": endpoint_id, "cookie": {}, "scope": {"type": "BearerToken", "token": token}},
+        "payload": {}}}
+
+
+def burst_events(token: str, rounds: int) -> list[list]:
+    """Per environment, a TurnOn / TurnOff of its own lamp of the big home, one per round."""
+    return [[power_directive(f"light#big_lamp_{i}", token, ("TurnOn", "TurnOff")[r % 2]) for r in range(rounds)]
+            for i in range(BURST)]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
+
+
+def burst_figures(rounds: list[list], marks: list[int]) -> dict:
+    cold = [r.init_ms + r.duration_ms for r in rounds[0] if r.init_ms is not None]
+    warm = [r.duration_ms for results in rounds[1:] for r in results]
+    return {
+        "environments": len(rounds[0]), "answered": sum(_answered(r) for results in rounds for r in results),
+        "requests": sum(len(results) for results in rounds),
+        "cold_ms": {"median": statistics.median(cold), "p95": percentile(cold, 0.95), "max": max(cold)},
+        "warm_ms": {"median": statistics.median(warm), "p95": percentile(warm, 0.95), "max": max(warm)} if warm
+        else None,
+        "cold_connections": marks[1] - marks[0], "warm_new_connections": marks[-1] - marks[1],
+        "warm_bursts": len(rounds) - 1,
+    }
+
+
+def _answered(result) -> bool:
+    event = (result.response or {}).get("event", {}) if isinstance(result.response, dict) else {}
+    return result.error is None and event.get("header", {}).get("name") == "Response"
+
+
+# -- Discovery at scale -----------------------------------------------------------------------------------------
+
+
+def raw_discovery(ha, event: dict) -> bytes:
+    request = urllib.request.Request(ha.url + "/api/alexa/smart_home", data=json.dumps(event).encode(),
+                                     headers={"Authorization": f"Bearer {ha.token}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return answer.read()
+
+
+FLOOR_SCRIPT = """
+import json, os, statistics, sys, time
+from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
+raw, answer = open(sys.argv[1], "rb").read(), json.load(open(sys.argv[2], encoding="utf-8"))
+marshaller = LambdaMarshaller()
+
+def cpu(work):
+    samples = []
+    for _ in range(int(sys.argv[3])):
+        started = time.thread_time_ns()
+        work()
+        samples.append((time.thread_time_ns() - started) / 1e6)
+    return statistics.median(samples)
+
+print(json.dumps({"loads_ms": cpu(lambda: json.loads(raw)),
+                  "dumps_ms": cpu(lambda: marshaller.marshal_response(answer)[0].encode())}))
+"""
+
+
+def floor_cpu_ms(python, raw: bytes, answer: dict, repeat: int = 15) -> dict:
+    """CPU ms of json.loads(Home Assistant's answer) and of the runtime's serialisation of the bridge's answer
+    (awslambdaric's encoder, as on Lambda's python3.13), each the median of `repeat`, in a fresh process of the
+    functions' Python: its heap, and so the garbage collector's work, is a function's, not this benchmark's."""
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as work:
+        raw_file, answer_file = Path(work, "ha.json"), Path(work, "alexa.json")
+        raw_file.write_bytes(raw)
+        answer_file.write_text(json.dumps(answer), encoding="utf-8")
+        out = subprocess.run([str(python), "-c", FLOOR_SCRIPT, str(raw_file), str(answer_file), str(repeat)],
+                             env={**os.environ, "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"},
+                             capture_output=True, text=True, check=True).stdout
+    floor = json.loads(out)
+    return {**floor, "ms": floor["loads_ms"] + floor["dumps_ms"]}
+
+
+def log_lines(result) -> int:
+    """Lines the function wrote during one invocation (logs and metrics; not the runner's START/END/REPORT)."""
+    return sum(not line.startswith(("START ", "END ", "REPORT ")) for line in result.logs)
+
+
+def measure_home(size: int, bench_for, variant, args) -> dict:
+    """One home: start its Home Assistant and proxy, measure cold and warm Discoveries of `variant`."""
+    from bench.run import discovery, metric, model_128, summary
+    from bench.tls_proxy import ProxyProcess
+    from devtools.big_home import home_config
+    from devtools.demo_ha import DemoHomeAssistant
+
+    with contextlib.ExitStack() as stack:
+        ha = stack.enter_context(DemoHomeAssistant(extra_config=home_config(size)))
+        proxy = stack.enter_context(ProxyProcess(ha.url, args.delay_ms))
+        event = discovery(ha.token)
+        raw = raw_discovery(ha, event)
+        offered = len(json.loads(raw)["event"]["payload"]["endpoints"])
+        bench = bench_for(proxy, event)
+        cold = [bench.cold(variant) for _ in range(args.scale_cold)]
+        runs: list = []
+        bench._invoke(variant, [event] * (args.scale_warm + 1), on_result=runs.append)
+        warm = runs[1:]
+        for result in runs:
+            if result.error is not None:
+                raise SystemExit(f"bench.scale: the {size}-endpoint home failed: {result.error}")
+        answer = warm[-1].response
+        figures = {
+            "home": size, "offered": offered, "sent": len(answer["event"]["payload"]["endpoints"]),
+            "ha_bytes": len(raw), "answer_bytes": len(json.dumps(answer, ensure_ascii=False).encode()),
+            "floor": floor_cpu_ms(bench.python, raw, answer),
+            "ha_ms": summary(metric(r, "HomeAssistantLatency") for r in warm),
+            "ms": summary(r.duration_ms for r in warm), "cpu_ms": summary(r.cpu_ms for r in warm),
+            "ms128": summary(model_128(r.duration_ms, r.cpu_ms) for r in warm),
+            "cold_ms": summary(c["cold_ms"] for c in cold), "cold128_ms": summary(c["cold128_ms"] for c in cold),
+            "rss_mb": max(r.max_memory_mb or 0 for r in runs), "log_lines": summary(log_lines(r) for r in warm),
+        }
+        figures["cpu_ratio"] = figures["cpu_ms"]["median"] / figures["floor"]["ms"]
+        if size == args.burst_home:
+            print(f"bench.scale: burst of {BURST} cold starts against the {offered}-endpoint home",
+                  file=sys.stderr, flush=True)
+            rounds, marks = burst(lambda events, on_result: bench._invoke(variant, events, on_result=on_result),
+                                  burst_events(ha.token, args.burst_rounds + 1), lambda: proxy.connections)
+            figures["burst"] = burst_figures(rounds, marks)
+    return figures
+
+
+def measure(python, args, bench_factory, variant) -> dict:
+    """Every home of `args.homes`; `bench_factory(python, proxy, event, memory)` is bench.run's Bench."""
+    homes = [] if args.homes == "none" else [int(size) for size in args.homes.split(",")]
+    args.burst_home = max((h for h in homes if h <= 1500), default=max(homes, default=0))
+    started, results = time.monotonic(), []
+    for size in homes:
+        print(f"bench.scale: home of about {size} endpoints", file=sys.stderr, flush=True)
+        results.append(measure_home(size, lambda proxy, event: bench_factory(python, proxy, event, args.memory),
+                                    variant, args))
+    report = {"homes": results, "delay_ms": args.delay_ms, "elapsed_s": time.monotonic() - started,
+              "cold_runs": args.scale_cold, "warm_runs": args.scale_warm}
+    if results:
+        report["png"] = draw(results)
+    SCALE_JSON.parent.mkdir(parents=True, exist_ok=True)
+    SCALE_JSON.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def draw(homes: list[dict]) -> str | None:
+    """CPU per warm Discovery against the endpoints offered: the bridge's invocation and the floor."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("bench.scale: matplotlib missing (requirements-dev.txt): no picture", file=sys.stderr)
+        return None
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    offered = [h["offered"] for h in homes]
+    figure, axes = pyplot.subplots(figsize=(7, 4), dpi=120)
+    axes.plot(offered, [h["cpu_ms"]["median"] for h in homes], "o-", label="bridge: warm Discovery, CPU")
+    axes.plot(offered, [h["floor"]["ms"] for h in homes], "s--",
+              label="floor: json.loads(HA answer) + serialising Alexa's")
+    axes.plot(offered, [1.5 * h["floor"]["ms"] for h in homes], ":", color="grey", label="1.5 x floor (the goal)")
+    axes.axvline(300, color="lightgrey", linewidth=1)
+    axes.text(305, axes.get_ylim()[1] * 0.95, "Alexa takes 300", va="top", fontsize=8, color="grey")
+    axes.set_xlabel("endpoints Home Assistant offers")
+    axes.set_ylabel("CPU per Discovery (ms, median)")
+    axes.set_title("Discovery at scale: cost against the size of the home")
+    axes.set_ylim(bottom=0)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    PNG.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(PNG, metadata={"Software": None})
+    pyplot.close(figure)
+    return str(PNG.relative_to(BENCH_DIR.parent))
+
+
+def markdown(report: dict) -> str:
+    homes = report.get("homes") or []
+    if not homes:
+        return ""
+    out = ["", "## Discovery at scale", "",
+           f"The artifact answering a Discovery of homes of growing size (devtools/big_home.py: the demo plus helpers,"
+           f" scripts, sensors, lamps and plugs as YAML), {report['warm_runs']} warm requests in one process and"
+           f" {report['cold_runs']} cold ones, {report['delay_ms']:g} ms round trip. Medians; times in ms. **CPU /"
+           " floor** is the warm invocation's CPU over the floor's: `json.loads` of Home Assistant's answer plus"
+           " the runtime's serialisation of the bridge's, timed on the same Python in the same run (goal for a"
+           " home over 1,000 endpoints: at most 1.5x).", "",
+           "| endpoints offered / sent | HA answer | bridge answer | HA call | warm invocation | its CPU | floor CPU |"
+           " **CPU / floor** | modelled 128 MB | cold request | cold, 128 MB | peak RSS | log lines |",
+           "| --- " * 13 + "|"]
+    for h in homes:
+        out.append(
+            f"| {h['offered']:,} / {h['sent']} | {h['ha_bytes'] / 1e3:,.0f} kB | {h['answer_bytes'] / 1e3:,.0f} kB |"
+            f" {h['ha_ms']['median']:.1f} | {h['ms']['median']:.1f} | {h['cpu_ms']['median']:.1f} |"
+            f" {h['floor']['ms']:.1f} | **{h['cpu_ratio']:.2f}x** | {h['ms128']['median']:.0f} |"
+            f" {h['cold_ms']['median']:.0f} | {h['cold128_ms']['median']:.0f} | {h['rss_mb']} MB |"
+            f" {h['log_lines']['median']:.0f} |")
+    if report.get("png"):
+        out += ["", f"![CPU per Discovery against the home's size]({Path(report['png']).relative_to('bench')})"]
+    burst_home = next((h for h in homes if "burst" in h), None)
+    if burst_home:
+        b = burst_home["burst"]
+        warm = b["warm_ms"]
+        out += ["", "## Bursts", "",
+                f"{b['environments']} execution environments started at the same moment (an Alexa routine switching"
+                f" {b['environments']} lights), each a fresh process through the runtime interface client, against"
+                f" the {burst_home['offered']:,}-endpoint home on this machine's {os.cpu_count()} CPUs, then"
+                f" {b['warm_bursts']} warm bursts of {b['environments']} at once in the same environments."
+                f" {b['answered']} of {b['requests']} answered with a valid Alexa Response.", "",
+                "| | median | p95 | slowest | TLS connections |", "| --- | --- | --- | --- | --- |",
+                f"| cold burst: INIT + invocation | {b['cold_ms']['median']:.0f} | {b['cold_ms']['p95']:.0f} |"
+                f" {b['cold_ms']['max']:.0f} (Alexa waits {ALEXA_LIMIT_MS}) | {b['cold_connections']} |"]
+        if warm:
+            out.append(f"| warm bursts: invocation | {warm['median']:.0f} | {warm['p95']:.0f} | {warm['max']:.0f} |"
+                       f" {b['warm_new_connections']} new |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only this section: builds the artifact if needed, prints the tables (bench.run writes them into RESULTS.md)."""
+    from bench import run
+
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--delay-ms", type=float, default=40.0)
+    parser.add_argument("--memory", type=int, default=256)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    from devtools import local_invoke
+
+    local_invoke.ThreadingHTTPServer = run.QuietServer
+    run.ensure_artifact("auto")
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as work:
+        python = run.make_runtime(Path(work) / "runtime")
+        report = measure(python, args, run.Bench, bridge_variant())
+    print(markdown(report))
+    return 0
+
+
+def bridge_variant():
+    from bench.run import BUILD_DIR, Variant
+
+    return Variant("bridge", "bridge (artifact)", BUILD_DIR, {"BRIDGE_PRELOAD": "ha_alexa"})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
