@@ -1,4 +1,4 @@
-"""Import profile of the built artifact's hot path: `python -m devtools.profile_imports [ARTIFACT_DIR]` (`make profile`).
+"""Import profile of the built artifact's hot path: `python -m devtools.profile_imports [ARTIFACT]`, `make profile`.
 
 Runs `python -X importtime -c "import lambda_function"` in fresh processes inside the artifact that `sam build`
 made (its hash-based .pyc, its dependencies, nothing from the checkout), for the default BRIDGE_PRELOAD and for an
@@ -81,8 +81,8 @@ def profile(artifact: Path, preload: str, runs: int, python: str) -> dict:
     totals, per_run = [], []
     for _ in range(runs):
         # -B: never write .pyc into the artifact; -E -s: no PYTHON* variables, no user site (as in Lambda).
-        run = subprocess.run([python, "-B", "-E", "-s", "-X", "importtime", "-c", _SCRIPT],
-                             cwd=artifact, env=env, capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+        command = [python, "-B", "-E", "-s", "-X", "importtime", "-c", _SCRIPT]
+        run = subprocess.run(command, cwd=artifact, env=env, capture_output=True, text=True, check=False, timeout=120)
         if run.returncode != 0:
             sys.exit(f"profile_imports: `import lambda_function` failed in {artifact}:\n{run.stderr[-2000:]}")
         block = parse(run.stderr, set(run.stdout.split()))
@@ -135,7 +135,8 @@ def main(argv: list[str]) -> int:
     if not (args.artifact / "lambda_function.py").is_file():
         sys.exit(f"profile_imports: no built function in {args.artifact}: run `make build` first")
     ok = True
-    print(f"# Import profile of {args.artifact.relative_to(PROJECT_ROOT) if args.artifact.is_relative_to(PROJECT_ROOT) else args.artifact}")
+    shown = args.artifact.relative_to(PROJECT_ROOT) if args.artifact.is_relative_to(PROJECT_ROOT) else args.artifact
+    print(f"# Import profile of {shown}")
     print("own ms: the package's modules' own import time; cumulative ms: with what it imported first\n")
     for label, preload in (("ha_alexa (default)", "ha_alexa"), ('"" (nothing preloaded)', "")):
         lines, within = report(label, profile(args.artifact, preload, args.runs, args.python), args.runs)

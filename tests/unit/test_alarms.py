@@ -259,7 +259,7 @@ def test_the_dashboard_shows_what_the_issue_asks_for(template):
     for name in ("RequestLatency", "HomeAssistantLatency", "InitDuration"):
         assert {("HomeAssistantBridge", name, "p50"), ("HomeAssistantBridge", name, "p95")} <= graphed
     names = {(namespace, name) for namespace, name, _ in graphed}
-    assert {("HomeAssistantBridge", "ColdStart"), ("HomeAssistantBridge", "Errors"),
-            ("HomeAssistantBridge", "DiscoveryEndpointsRepaired"), ("HomeAssistantBridge", "DiscoveryEndpointsDropped"),
-            ("AWS/Lambda", "Invocations"), ("AWS/Lambda", "Duration"), ("AWS/Lambda", "Throttles")} <= names  # fmt: skip
+    ours = {"ColdStart", "Errors", "DiscoveryEndpointsRepaired", "DiscoveryEndpointsDropped"}
+    lambdas = {"Invocations", "Duration", "Throttles"}
+    assert {("HomeAssistantBridge", n) for n in ours} | {("AWS/Lambda", n) for n in lambdas} <= names
     assert "Condition" not in template["Resources"]["BridgeDashboard"]  # always there
