@@ -32,3 +32,7 @@ BANNED = (
 def banned(response) -> bool:
     """Whether `response` (status and body) is Home Assistant refusing a banned address."""
     return response.status == 403 and response.body.strip() == BANNED_BODY
+
+
+class UnusableToken(HomeAssistantError):
+    """The token cannot be sent in an HTTP header (a line break, a space, a non-ASCII character): never sent."""

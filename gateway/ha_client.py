@@ -1,6 +1,7 @@
 """HTTP client for Home Assistant: one keep-alive connection per execution environment, deadline-bound."""
 
 import http.client
+import io
 import json
 import re
 import select
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from gateway import secrets
 from gateway.config import settings
-from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
+from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable, UnusableToken
 
 # Home Assistant's server (aiohttp) drops idle keep-alive connections after 75 s, and proxies in front of
 # it often sooner: a connection idle longer than this is replaced instead of racing the server's close.
@@ -69,8 +70,9 @@ class HomeAssistantClient:
                  client_key: str = "", headers_parameter: str = ""):
         """Raises ValueError, naming the setting, when the URL or a TLS file cannot be used."""
         parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"HA_URL must be an http:// or https:// URL, not {base_url!r}")
+        problem = url_problem(parts)
+        if problem:
+            raise ValueError(problem)
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.base_path = parts.path.rstrip("/")
@@ -85,7 +87,15 @@ class HomeAssistantClient:
         self._lock = threading.Lock()
 
     def request(self, method: str, path: str, *, token: str, until: float, body=None) -> Response:
-        """Send one request; raises HomeAssistantUnreachable, HomeAssistantBadAnswer or secrets.SecretError."""
+        """Send one request; raises HomeAssistantError (UnusableToken, HomeAssistantUnreachable,
+        HomeAssistantBadAnswer) or secrets.SecretError.
+
+        `until` bounds the whole exchange. A request is sent again only when it provably did not reach Home
+        Assistant: the kept connection failed while the request was being sent. Once written, never again.
+        """
+        if not secrets.USABLE_TOKEN.fullmatch(token):
+            raise UnusableToken("token", "the token has a character that cannot be sent in an HTTP header "
+                                         "(a line break, a space or a non-ASCII character)")
         if self._warn_insecure:
             from gateway.log import logger
 
@@ -99,25 +109,25 @@ class HomeAssistantClient:
         with self._lock:
             for attempt in (1, 2):
                 conn, reused = self._connection(until)
-                sock = conn.sock
+                conn.sock.until = until
                 try:
-                    sock.settimeout(left(until))
                     conn.request(method, self.base_path + path, body=payload, headers=headers)
-                    sock.settimeout(left(until))
-                    response = conn.getresponse()
-                except ConnectionError as err:
-                    alert = _tls_alert(sock)
+                except ConnectionError as err:  # the send failed: broken pipe or reset
+                    alert = _tls_alert(conn.sock)
                     self.close()
                     if alert is not None:
                         raise alert from None
-                    # The server closed a reused connection before answering: it has not seen this request.
-                    if reused and attempt == 1:
+                    if reused and attempt == 1:  # a kept connection the server had closed: HA did not get it
                         continue
-                    raise HomeAssistantUnreachable("connection", str(err) or type(err).__name__) from None
-                except OSError as err:  # timeout, TLS, anything else of the socket
+                    raise failure(err) from None
+                except Exception as err:
                     self.close()
-                    raise unreachable(err) from None
-                return self._read(response, sock, until)
+                    raise failure(err) from None
+                try:
+                    return self._read(conn.getresponse())
+                except Exception as err:  # whatever it was, the connection is in doubt: the next one starts clean
+                    self.close()
+                    raise failure(err) from None
         raise AssertionError("the loop returns or raises")  # pragma: no cover
 
     def connect(self, until: float) -> None:
@@ -149,40 +159,88 @@ class HomeAssistantClient:
             else:
                 conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.tls)
             conn.connect()
-        except OSError as err:
+        except (OSError, UnicodeError) as err:
             raise unreachable(err) from None
+        conn.sock = DeadlineSocket(conn.sock)
         self.connections_opened += 1
         self._conn = conn
         self._idle_since = time.monotonic()
         return conn, False
 
-    def _read(self, response, sock, until: float) -> Response:
+    def _read(self, response) -> Response:
         chunks, size = [], 0
-        try:
-            while True:
-                sock.settimeout(left(until))
-                chunk = response.read(65536)
-                if not chunk:
-                    if response.length:  # closed before all it announced: http.client's read(n) does not raise
-                        raise http.client.IncompleteRead(b"", response.length)
-                    break
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    raise HomeAssistantBadAnswer("too_large", f"answer larger than {MAX_BODY_BYTES} bytes")
-                chunks.append(chunk)
-        except HomeAssistantBadAnswer:
-            self.close()
-            raise
-        except (OSError, http.client.HTTPException) as err:
-            self.close()
-            if isinstance(err, TimeoutError):
-                raise unreachable(err) from None
-            raise HomeAssistantBadAnswer("cut_off", f"answer cut off: {type(err).__name__}") from None
-        if response.will_close:
+        while chunk := response.read(65536):  # each read is bounded by the deadline (DeadlineSocket)
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise HomeAssistantBadAnswer("too_large", f"answer larger than {MAX_BODY_BYTES} bytes")
+            chunks.append(chunk)
+        if response.length:  # closed before all it announced: http.client's read(n) does not raise
+            raise http.client.IncompleteRead(b"", response.length)
+        if response.will_close:  # a normal answer (Connection: close, HTTP/1.0): the next request reconnects
             self.close()
         else:
             self._idle_since = time.monotonic()
         return Response(response.status, b"".join(chunks), response.getheader("Content-Type", ""))
+
+
+class DeadlineSocket:
+    """A connected socket whose blocking calls share one deadline (`until`): each waits at most what is left
+    of it, so a peer that trickles its answer cannot stretch the exchange past it, whatever the reads."""
+
+    def __init__(self, sock, until: float = float("inf")):
+        self.sock = sock
+        self.until = until
+        self.timeout = None  # a shorter limit a library sets for one operation (websocket-client's close)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+    def settimeout(self, timeout) -> None:
+        self.timeout = timeout
+
+    def gettimeout(self) -> float:
+        remaining = left(self.until)
+        return remaining if self.timeout is None else min(self.timeout, remaining)
+
+    def _bounded(self, operation, *args):
+        self.sock.settimeout(self.gettimeout())
+        return operation(*args)
+
+    def recv(self, *args):
+        return self._bounded(self.sock.recv, *args)
+
+    def recv_into(self, *args):
+        return self._bounded(self.sock.recv_into, *args)
+
+    def send(self, *args):
+        return self._bounded(self.sock.send, *args)
+
+    def sendall(self, *args):  # bounded in total since Python 3.5, as TLS handshakes are
+        return self._bounded(self.sock.sendall, *args)
+
+    def makefile(self, mode="rb", buffering=None, **_):
+        """A binary reader whose reads go through this object (http.client reads answers through one)."""
+        self.sock._io_refs += 1  # as socket.makefile does: the socket closes once its last reader is closed
+        return io.BufferedReader(socket.SocketIO(self, "rb"), buffering or io.DEFAULT_BUFFER_SIZE)
+
+
+def url_problem(parts) -> str:
+    """What makes HA_URL (split by urlsplit) unusable, or "". Never quotes the URL: it may hold a password."""
+    try:
+        port = parts.port
+    except ValueError:
+        return "HA_URL has a port that is not a number from 0 to 65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        return "HA_URL must be an http:// or https:// URL with a host name, e.g. https://ha.example.com"
+    try:
+        parts.hostname.encode("idna")  # what the resolver would refuse: an empty label, one over 63 characters
+    except UnicodeError:
+        return (f"HA_URL's host name {parts.hostname[:80]!r} is malformed (an empty label, a label longer than 63 "
+                "characters, or a character no host name has): check it for a typo")
+    if parts.path.rstrip("/").endswith("/api"):
+        return ("HA_URL ends in /api: set it to the base URL of Home Assistant (e.g. https://ha.example.com), "
+                "without /api; the bridge adds the API paths itself")
+    return ""
 
 
 def tls_context(verify: bool, ca_bundle: str, client_cert: str, client_key: str) -> ssl.SSLContext:
@@ -227,6 +285,7 @@ def _parse_headers(name: str, raw: str) -> dict:
         if not HEADER_NAME.fullmatch(header) or header.lower() in OWN_HEADERS:
             raise secrets.SecretError(f"SSM parameter {name!r} (HA_HEADERS_PARAMETER) may not set header "
                                       f"{header[:40]!r}")
+        headers[header] = value = value.strip()  # a value pasted with its line break
         if any(c in value for c in "\r\n\0"):
             raise secrets.SecretError(f"SSM parameter {name!r} (HA_HEADERS_PARAMETER): the value of "
                                       f"{header!r} has a line break or NUL")
@@ -235,6 +294,7 @@ def _parse_headers(name: str, raw: str) -> dict:
 
 def _still_open(sock) -> bool:
     """Whether an idle connection can carry a request: not closed by the server, nothing unasked waiting."""
+    sock = getattr(sock, "sock", sock)
     if not select.select([sock], [], [], 0)[0]:
         return True
     if not isinstance(sock, ssl.SSLSocket):
@@ -253,6 +313,7 @@ def _still_open(sock) -> bool:
 def _tls_alert(sock) -> HomeAssistantUnreachable | None:
     """The TLS alert a server sent before closing, if any: TLS 1.3 refuses a client certificate after the handshake,
     so a missing one shows as a broken pipe on sending unless the alert is read."""
+    sock = getattr(sock, "sock", sock)
     if not isinstance(sock, ssl.SSLSocket):
         return None
     try:
@@ -267,12 +328,14 @@ def _tls_alert(sock) -> HomeAssistantUnreachable | None:
     return None
 
 
-def unreachable(err: OSError) -> HomeAssistantUnreachable:
+def unreachable(err: OSError | UnicodeError) -> HomeAssistantUnreachable:
     """The socket error `err` as HomeAssistantUnreachable, with a reason word and a plain detail."""
     if isinstance(err, TimeoutError):
         return HomeAssistantUnreachable("timeout", "no answer before the deadline")
     if isinstance(err, socket.gaierror):
         return HomeAssistantUnreachable("dns", f"host name not resolved ({err.strerror})")
+    if isinstance(err, UnicodeError):  # the resolver's own refusal of a malformed name (an empty label, ...)
+        return HomeAssistantUnreachable("dns", "host name not resolved (not a valid host name)")
     if isinstance(err, ConnectionRefusedError):
         return HomeAssistantUnreachable("refused", "connection refused")
     if isinstance(err, ssl.SSLCertVerificationError):
@@ -280,8 +343,24 @@ def unreachable(err: OSError) -> HomeAssistantUnreachable:
     if isinstance(err, ssl.SSLEOFError):  # the alert can be lost in the race with the close
         return HomeAssistantUnreachable("tls", f"TLS closed by the server ({CLOSED_TLS})")
     if isinstance(err, ssl.SSLError):
-        return HomeAssistantUnreachable("tls", f"TLS failed ({err.reason or err})")
-    return HomeAssistantUnreachable("connection", f"{type(err).__name__}: {err.strerror or err}")
+        return HomeAssistantUnreachable("tls", f"TLS failed ({err.reason or type(err).__name__})")
+    return HomeAssistantUnreachable("connection", f"{type(err).__name__}: {err.strerror or 'connection failed'}")
+
+
+def failure(err: Exception) -> HomeAssistantError:
+    """What went wrong in an exchange with Home Assistant, in words of our own: an exception's text can quote
+    a header, and with it a token or a secret header value."""
+    if isinstance(err, HomeAssistantError):
+        return err
+    if isinstance(err, http.client.RemoteDisconnected):
+        return HomeAssistantUnreachable("connection", "Home Assistant closed the connection without answering")
+    if isinstance(err, http.client.IncompleteRead):
+        return HomeAssistantBadAnswer("cut_off", "answer cut off: IncompleteRead")
+    if isinstance(err, (OSError, UnicodeError)):
+        return unreachable(err)
+    if isinstance(err, http.client.HTTPException):
+        return HomeAssistantBadAnswer("not_http", f"not an HTTP answer ({type(err).__name__})")
+    return HomeAssistantBadAnswer("failed", f"the request failed ({type(err).__name__})")
 
 
 @cache

@@ -5,11 +5,12 @@ Smart Home path neither imports this module nor pays for the library.
 """
 
 import json
+import socket
 from collections import defaultdict, deque
 from urllib.parse import quote
 
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
-from gateway.ha_client import left, unreachable
+from gateway.ha_client import DeadlineSocket, left, unreachable
 
 WEBSOCKET_PATH = "/api/websocket"
 # Answers that close a command: "result" for commands, "pong" for {"type": "ping"}.
@@ -34,9 +35,10 @@ def websocket_url(client) -> str:
 class HomeAssistantWebSocket:
     """One authenticated connection. Messages for other ids (events, earlier results) are kept, not lost."""
 
-    def __init__(self, ws, ha_version: str):
+    def __init__(self, ws, sock, ha_version: str = ""):
         self.ha_version = ha_version
         self._ws = ws
+        self._sock = sock  # the DeadlineSocket under ws
         self._next_id = 1
         self._results: dict[int, dict] = {}
         self._events: dict[int, deque] = defaultdict(deque)
@@ -96,7 +98,7 @@ class HomeAssistantWebSocket:
     def _io(self, operation, until: float | None = None):
         try:
             if until is not None:
-                self._ws.settimeout(left(until))
+                self._sock.until = until
             return operation()
         except Exception as err:
             raise _failure(err) from None
@@ -109,18 +111,25 @@ def connect(client, token: str, until: float) -> HomeAssistantWebSocket:
     """
     import websocket  # websocket-client: heavy and needed only by operator actions
 
-    options = {"sslopt": {"context": client.tls}} if client.tls is not None else {}
     # The upgrade request passes the same gates as every REST request (e.g. Cloudflare Access headers); it
     # raises secrets.SecretError when their parameter cannot be read.
     headers = client.extra_headers()
+    sock = None
     try:
-        # The HTTP client does not use proxies from the environment either: both reach HA directly.
-        ws = websocket.create_connection(
-            websocket_url(client), timeout=left(until), header=headers, http_no_proxy=["*"], **options
-        )
+        # The socket is made here, not by websocket-client, so that one deadline bounds the whole exchange
+        # (connect, TLS, upgrade, authentication, each command) however slowly the answers trickle in. Like
+        # the HTTP client, it reaches Home Assistant directly: no proxy from the environment.
+        sock = socket.create_connection((client.host, client.port), timeout=left(until))
+        if client.tls is not None:
+            sock.settimeout(left(until))
+            sock = client.tls.wrap_socket(sock, server_hostname=client.host)
+        sock = DeadlineSocket(sock, until)
+        ws = websocket.create_connection(websocket_url(client), header=headers, socket=sock)
     except Exception as err:
+        if sock is not None:
+            sock.close()
         raise _failure(err) from None
-    connection = HomeAssistantWebSocket(ws, "")
+    connection = HomeAssistantWebSocket(ws, sock)
     try:
         hello = _first(connection._io(ws.recv, until))
         if hello.get("type") != "auth_required":
@@ -173,8 +182,8 @@ def _failure(err: Exception) -> HomeAssistantError:
         return HomeAssistantUnreachable("dns", "host name not resolved")
     if isinstance(err, websocket.WebSocketConnectionClosedException):
         return HomeAssistantUnreachable("connection", "Home Assistant closed the WebSocket")
-    if isinstance(err, OSError):
+    if isinstance(err, (OSError, UnicodeError)):
         return unreachable(err)
-    if isinstance(err, websocket.WebSocketException):
-        return HomeAssistantBadAnswer("websocket", f"{type(err).__name__}: {err}")
+    if isinstance(err, websocket.WebSocketException):  # its text can quote the answer's headers: not shown
+        return HomeAssistantBadAnswer("websocket", f"WebSocket failed ({type(err).__name__})")
     return HomeAssistantBadAnswer("websocket", type(err).__name__)

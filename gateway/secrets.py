@@ -8,6 +8,7 @@ here logs a value or puts one in an error message: messages name the parameter o
 import http.client
 import json
 import os
+import re
 import time
 import urllib.parse
 
@@ -17,6 +18,9 @@ CACHE_TTL_S = 300.0
 EXTENSION_TIMEOUT_S = 1.0
 SSM_CONNECT_TIMEOUT_S = 1.0
 SSM_READ_TIMEOUT_S = 2.0
+# What a bearer token can be in an HTTP header: visible ASCII. http.client refuses anything else with an error
+# that quotes the header, token included: such a token is never sent, nor quoted.
+USABLE_TOKEN = re.compile(r"[!-~]+")
 _cache: dict[str, tuple[float, str]] = {}
 
 
@@ -28,10 +32,15 @@ def default_token() -> str:
     """The configured token, or "" when none is configured; raises SecretError when SSM cannot be read."""
     s = settings()
     if s.ha_token:
-        return s.ha_token
-    if not s.ha_token_parameter:
+        token, source = s.ha_token, "HA_TOKEN"
+    elif s.ha_token_parameter:
+        token, source = parameter(s.ha_token_parameter), f"SSM parameter {s.ha_token_parameter!r} (HA_TOKEN_PARAMETER)"
+    else:
         return ""
-    return parameter(s.ha_token_parameter)
+    if not USABLE_TOKEN.fullmatch(token):
+        raise SecretError(f"{source} is not a usable token: it has a space, a line break or a non-ASCII "
+                          "character inside; copy the long-lived access token again")
+    return token
 
 
 def parameter(name: str) -> str:
@@ -99,11 +108,12 @@ def _from_ssm(name: str) -> str:
 
 
 def _value(name: str, answer) -> str:
-    """The value in a GetParameter answer (JSON bytes from the extension, a dict from boto3)."""
+    """The value in a GetParameter answer (JSON bytes from the extension, a dict from boto3), stripped: a value
+    stored from a file (`--value file://token.txt`) ends in a line break."""
     try:
         value = (json.loads(answer) if isinstance(answer, bytes) else answer)["Parameter"]["Value"]
     except (ValueError, KeyError, TypeError):
         value = None
     if not isinstance(value, str):
         raise SecretError(f"cannot read SSM parameter {name!r}: the answer has no value")
-    return value
+    return value.strip()

@@ -5,7 +5,7 @@ import gc
 import time
 
 from gateway.alexa_endpoints import NO_SMART_HOME, SMART_HOME_PATH
-from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, banned
+from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, UnusableToken, banned
 from gateway.ha_client import deadline, default_client
 from gateway.log import logger
 from gateway.metrics import error as count_error
@@ -76,6 +76,8 @@ def forward_directive(event: dict, token: str, until: float) -> tuple[dict, int]
     started = time.perf_counter()
     try:
         response = client.request("POST", SMART_HOME_PATH, token=token, until=until, body=event)
+    except UnusableToken as err:
+        raise AlexaInvalidAuthorizationError(err.detail) from None
     except HomeAssistantUnreachable as err:
         raise AlexaBridgeUnreachableError(f"Home Assistant is unreachable: {err.detail}") from None
     except HomeAssistantBadAnswer as err:

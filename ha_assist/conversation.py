@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass
 
 from gateway.config import settings
-from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, banned
+from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, UnusableToken, banned
 from gateway.ha_client import default_client
 from gateway.metrics import milliseconds
 from gateway.redact import error_message
@@ -93,6 +93,8 @@ def converse(
     started = time.perf_counter()
     try:
         response = client.request("POST", CONVERSATION_PATH, token=token, until=until, body=body)
+    except UnusableToken as err:
+        raise (AssistLinkRejected if linked else AssistTokenRejected)(err.detail) from None
     except HomeAssistantUnreachable as err:
         if err.reason == "timeout":
             raise AssistTimeout(f"Home Assistant did not answer in time: {err.detail}") from None

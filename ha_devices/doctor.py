@@ -125,14 +125,12 @@ def check_url(probe: Probe) -> Outcome:
     try:
         probe.client = client = default_client()
     except ValueError as err:
-        problem = home_assistant.configuration_problem(err)
+        problem = str(err)  # never quotes HA_URL, which may hold a password
         if problem.startswith("HA_URL"):
             return failed(problem, FIX_URL)
         return failed(problem, "fix or remove the setting named: the bridge builds its TLS settings from it")
     parts = urlsplit(url)
     shown = f"{parts.scheme}://{_hostport(client.host, client.port)}{client.base_path}"
-    if client.base_path.rstrip("/").endswith("/api"):
-        return failed(f"HA_URL ends in /api ({shown})", "HA_URL is the base URL of Home Assistant: drop the /api")
     if parts.username or parts.password:
         return warned(f"{shown} carries a user name or password, which the bridge never sends",
                       "remove them from HA_URL: the bridge authenticates with the token only")

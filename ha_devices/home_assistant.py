@@ -33,15 +33,7 @@ def client():
     try:
         return default_client()
     except ValueError as err:
-        raise ConfigurationError(configuration_problem(err)) from None
-
-
-def configuration_problem(err: ValueError) -> str:
-    """What default_client() found wrong, without repeating HA_URL: a URL may hold a user name and password."""
-    message = str(err)
-    if message.startswith("HA_URL") and "is not set" not in message:
-        return "HA_URL is not an http:// or https:// URL with a host name"
-    return message
+        raise ConfigurationError(str(err)) from None  # never quotes HA_URL, which may hold a password
 
 
 def token() -> str:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -104,3 +105,68 @@ _CloudFormationLoader.add_multi_constructor("!", _short_form)
 def load_template() -> dict:
     """template.yaml with its short forms in long form (!Ref X -> {"Ref": "X"}, !Sub s -> {"Fn::Sub": s})."""
     return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)
+
+
+class ScriptedServer:
+    """A TCP server on 127.0.0.1 that misbehaves on purpose: `serve(conn, index)` runs for each connection.
+
+    `read_request(conn)` gives a script the next request; every request read is counted in `requests`, so a
+    test can tell whether a request was sent again. `trickled` counts the bytes `trickle` has sent so far.
+    """
+
+    def __init__(self, serve):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests = []
+        self.trickled = 0
+        self._serve = serve
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        index = 0
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._run, args=(conn, index), daemon=True).start()
+            index += 1
+
+    def _run(self, conn, index):
+        with conn:
+            try:
+                self._serve(self, conn, index)
+            except OSError:
+                pass
+
+    def read_request(self, conn) -> bytes | None:
+        """The next whole request on `conn` (head and body), or None when the client closed it."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:
+            body += conn.recv(65536)
+        self.requests.append(head + b"\r\n\r\n" + body)
+        return self.requests[-1]
+
+    def trickle(self, conn, data: bytes, every_s: float = 0.05) -> None:
+        """Send `data` a byte at a time: each read on the other side gets something well within any timeout."""
+        for i in range(len(data)):
+            conn.sendall(data[i:i + 1])
+            self.trickled += 1
+            time.sleep(every_s)
+
+    def close(self):
+        self.listener.close()
+
+
+def http_answer(body: bytes = b'{"ok": true}', status: str = "200 OK", close: bool = False) -> bytes:
+    connection = b"Connection: close\r\n" if close else b""
+    return (b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
+            % (status.encode(), len(body), connection, body))

@@ -382,5 +382,5 @@ def test_a_malformed_ha_url_is_not_repeated_as_it_may_hold_a_password(bridge_env
     bridge_env(HA_URL="ftp://user:pa55word@ha.example.com", HA_TOKEN=TOKEN)
     answer = devices(action="state", entity_id="light.lamp")
     assert answer["error"]["type"] == "CONFIGURATION_ERROR"
-    assert "HA_URL is not an http:// or https:// URL" in answer["error"]["message"]
+    assert "HA_URL must be an http:// or https:// URL" in answer["error"]["message"]
     assert "pa55word" not in json.dumps(answer)

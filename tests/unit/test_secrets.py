@@ -187,3 +187,65 @@ def test_unusable_extra_headers_are_an_internal_error_that_hides_the_value(ssm, 
     printed = output()
     assert "directive failed" in printed
     assert CF_HEADERS["CF-Access-Client-Secret"] not in printed + json.dumps(answer)
+
+
+# ---- issue 12: a SecureString stored from a file (`--value file://token.txt`) ends in a line break ----
+
+
+def operator_state(ha):
+    """An operator action that sends the configured token to Home Assistant; returns its answer."""
+    return lambda_handler({"devices": {"action": "state", "entity_id": "light.kitchen"}}, FakeContext())
+
+
+def state_ha(fake_ha):
+    """A Home Assistant that answers directives, and a light's state."""
+    return fake_ha(lambda method, path, headers, body: (
+        200, ok_for(json.loads(body)) if path == "/api/alexa/smart_home" else {"entity_id": "light.kitchen",
+                                                                               "state": "on"}, None))
+
+
+@pytest.mark.parametrize("stored", [TOKEN + "\n", TOKEN + "\r\n", f"  {TOKEN}\n\n"])
+def test_a_token_stored_from_a_file_works_through_the_extension(extension, fake_ha, bridge_env, output, stored):
+    extension({PARAMETER: stored})
+    ha = state_ha(fake_ha)
+    bridge_env(HA_URL=ha.url, HA_TOKEN_PARAMETER=PARAMETER)
+    assert operator_state(ha)["state"] == "on"
+    assert lambda_handler(directive_without_token(), FakeContext())["event"]["header"]["name"] == "Response"
+    assert {request[2]["Authorization"] for request in ha.requests} == {f"Bearer {TOKEN}"}
+    assert TOKEN not in output()
+
+
+def test_a_token_stored_from_a_file_works_through_boto3(ssm, fake_ha, bridge_env, output):
+    ssm.put_parameter(Name=PARAMETER, Value=TOKEN + "\n", Type="SecureString")
+    ha = state_ha(fake_ha)
+    bridge_env(HA_URL=ha.url, HA_TOKEN_PARAMETER=PARAMETER)
+    assert operator_state(ha)["state"] == "on"
+    assert ha.requests[0][2]["Authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in output()
+
+
+def test_headers_stored_from_a_file_are_stripped(ssm, fake_ha, bridge_env, output):
+    stored = json.dumps({name: value + "\n" for name, value in CF_HEADERS.items()}) + "\n"
+    ssm.put_parameter(Name="/bridge/headers", Value=stored, Type="SecureString")
+    ha = state_ha(fake_ha)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_HEADERS_PARAMETER="/bridge/headers")
+    assert operator_state(ha)["state"] == "on"
+    assert {name: ha.requests[0][2][name] for name in CF_HEADERS} == CF_HEADERS
+    assert CF_HEADERS["CF-Access-Client-Secret"] not in output()
+
+
+@pytest.mark.parametrize("stored", [TOKEN[:12] + "\n" + TOKEN[12:], TOKEN[:12] + " " + TOKEN[12:], TOKEN + "é"])
+def test_a_token_with_a_break_inside_is_named_as_unusable_and_never_quoted(ssm, fake_ha, bridge_env, alexa_schema,
+                                                                          output, stored):
+    ssm.put_parameter(Name=PARAMETER, Value=stored, Type="SecureString")
+    ha = state_ha(fake_ha)
+    bridge_env(HA_URL=ha.url, HA_TOKEN_PARAMETER=PARAMETER)
+    answer = operator_state(ha)
+    assert answer["error"]["type"] == "CONFIGURATION_ERROR"
+    assert PARAMETER in answer["error"]["message"] and "not a usable token" in answer["error"]["message"]
+    alexa = lambda_handler(directive_without_token(), FakeContext())
+    assert not list(alexa_schema.iter_errors(alexa))
+    assert alexa["event"]["payload"]["type"] == "INTERNAL_ERROR"
+    assert ha.requests == []
+    printed = output() + json.dumps(answer) + json.dumps(alexa)
+    assert TOKEN[:12] not in printed and TOKEN[12:] not in printed
