@@ -145,7 +145,7 @@ def test_a_malformed_host_name_is_named_on_the_smart_home_path(bridge_env, alexa
 
 @pytest.mark.parametrize("url", MALFORMED)
 def test_a_malformed_host_name_is_spoken_and_logged_on_the_assist_path(bridge_env, caplog, url):
-    bridge_env(HA_URL=url, HA_TOKEN=TOKEN)
+    bridge_env(HA_URL=url, HA_TOKEN=TOKEN, ASSIST_ALLOW_OPERATOR_TOKEN="true")
     answer = lambda_handler(skill_event(intent="AssistIntent", query="turn on the light"), FakeContext())
     assert answer["response"]["outputSpeech"]["ssml"]
     failed = [record for record in caplog.records if record.getMessage() == "assist failed"]
