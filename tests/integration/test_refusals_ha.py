@@ -72,7 +72,7 @@ def test_a_non_admin_user_a_bad_token_and_a_banned_address_each_get_their_own_an
     assert devices(action="state", entity_id=KITCHEN)["error"]["message"] == BANNED
     payload = lambda_handler(turn_on_kitchen(own.token), FakeContext())["event"]["payload"]
     assert payload == {"type": "INVALID_AUTHORIZATION_CREDENTIAL", "message": BANNED}
-    user = {"userId": "u"}
+    user = {"userId": "u", "accessToken": own.token}  # account-linked: the token is the user's own
     intent = {"name": "AssistIntent", "slots": {"query": {"name": "query", "value": "what time is it"}}}
     assist = {"version": "1.0", "session": {"new": True, "sessionId": "s", "attributes": {}, "user": user},
               "context": {"System": {"user": user}},
