@@ -16,7 +16,7 @@ EVENT ?= events/alexa.json
 .PHONY: venv demo invoke test unit unit-py311 lint build bench profile clean
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+$(VENV)/.installed: requirements.in requirements-dev.txt constraints.txt
 	@test -n "$(PY313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13.0) or set PY313=/path/to/python3.13"; exit 1; }
 	test -x $(PY) || $(PY313) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -40,7 +40,7 @@ unit-py311:
 	  .venv311/bin/python -m pytest -q -p no:cacheprovider tests/unit --deselect tests/unit/test_template.py; \
 	else echo "unit-py311: no Python 3.11 here, skipped"; fi
 
-.venv311/.installed: requirements.txt requirements-dev.txt constraints.txt
+.venv311/.installed: requirements.in requirements-dev.txt constraints.txt
 	test -x .venv311/bin/python || $(PY311) -m venv .venv311
 	.venv311/bin/python -m pip install -q -r requirements-dev.txt
 	touch $@
@@ -57,6 +57,16 @@ bench: venv
 ## Import profile of the built artifact's hot path: python -X importtime, medians by package, with the budgets.
 profile: build
 	$(PY) -m devtools.profile_imports --python $(PY313)
+
+# requirements.txt, what the build installs with --require-hashes: requirements.in compiled by pip-tools (from a
+# venv cached beside the SAM CLI's), every dependency pinned with the sha256 of each of its files on the index.
+PIP_TOOLS := $(BRIDGE_CACHE)/pip-tools-7.6.2
+requirements:
+	test -x $(PIP_TOOLS)/bin/pip-compile || { $(PY313) -m venv $(PIP_TOOLS) && \
+	  $(PIP_TOOLS)/bin/python -m pip install -q pip-tools==7.6.2; }
+	CUSTOM_COMPILE_COMMAND="make requirements" $(PIP_TOOLS)/bin/pip-compile --quiet --generate-hashes \
+	  --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements.txt \
+	  requirements.in
 
 clean:
 	rm -rf $(VENV) .venv311 .aws-sam

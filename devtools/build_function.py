@@ -2,7 +2,8 @@
 
 `sam build` runs this through the Makefile's build-BridgeFunction target (template.yaml: BuildMethod makefile).
 The artifact holds only what runs in Lambda: the entry modules, the feature packages and `gateway`, the
-requirements.txt dependencies as wheels for linux arm64 / CPython 3.13, and a .pyc for every module.
+requirements.txt dependencies as wheels for linux arm64 / CPython 3.13, each checked against its sha256 in
+requirements.txt, and a .pyc for every module.
 
 Why the .pyc: /var/task is read-only, so without them every cold start compiles every module it imports.
 They are unchecked-hash pyc because SAM's zip dates every file 1980, so timestamp pyc would never match
@@ -31,13 +32,16 @@ NOT_SHIPPED = shutil.ignore_patterns("__pycache__", "*.py[co]", ".*")
 
 
 def install_dependencies(target: Path) -> None:
-    """Install requirements.txt for Lambda's platform, whatever platform builds it."""
-    pins = PROJECT_ROOT / "constraints.txt"
+    """Install requirements.txt for Lambda's platform, whatever platform builds it.
+
+    --require-hashes: every file must have a sha256 that requirements.txt lists (`make requirements` writes
+    them), so an index that serves another file under the same name and version is refused.
+    """
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-         "--target", str(target), "--platform", LAMBDA_PLATFORM, "--only-binary=:all:",
+         "--require-hashes", "--target", str(target), "--platform", LAMBDA_PLATFORM, "--only-binary=:all:",
          "--implementation", "cp", "--python-version", "{}.{}".format(*LAMBDA_PYTHON),
-         "-r", str(PROJECT_ROOT / "requirements.txt"), *(["-c", str(pins)] if pins.exists() else [])],
+         "-r", str(PROJECT_ROOT / "requirements.txt")],
         check=True,
     )
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts (wsdump): nothing in Lambda runs them
