@@ -13,7 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/alexa.json
 
-.PHONY: venv demo invoke test unit unit-py311 lint build bench profile clean
+.PHONY: venv demo invoke test nginx unit unit-py311 lint build bench profile clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.in requirements-dev.txt constraints.txt
@@ -27,8 +27,15 @@ demo invoke: venv
 	$(PY) -m devtools.local_invoke $(EVENT)
 
 ## The whole test suite: unit, template lint, integration against a real Home Assistant. CI runs this.
-test: venv unit-py311
+test: venv unit-py311 nginx
 	$(PY) -m pytest -q tests
+
+# The integration tests put a real nginx in front of Home Assistant, as most owners who expose it do.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -qq nginx-light || (apt-get update -qq && apt-get install -y -qq nginx-light)) >/dev/null; \
+	  else echo "nginx is missing: install it (Debian/Ubuntu: sudo apt-get install nginx-light)"; exit 1; fi; }
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
