@@ -6,6 +6,7 @@ next request in the same process works; and nothing printed contains a token.
 """
 
 import http.client
+import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +80,19 @@ def close_without_answer(handler):
 
 def cut_off(handler):
     send(handler, 200, b'{"event": {"header": ', length=5000)
+
+
+def trickle(handler):
+    """Headers at once, then the body a byte every 50 ms: each read gets something, the answer never ends in time."""
+    send(handler, 200, b"", length=200)
+    for _ in range(200):
+        handler.wfile.write(b" ")
+        handler.wfile.flush()
+        time.sleep(0.05)
+
+
+def not_http(handler):
+    handler.wfile.write(b"HTTP/1.1 banana\r\n\r\n")
 
 
 def answer(status: int, body: bytes, content_type="text/plain"):
@@ -158,6 +172,15 @@ FAULTS = {
     "HA closes the connection before answering": Fault(lambda w: w.through_proxy(close_without_answer),
                                                        "BRIDGE_UNREACHABLE", "closed"),
     "HA closes the connection mid response": Fault(lambda w: w.through_proxy(cut_off), "INTERNAL_ERROR", "cut off"),
+    "an answer trickling a byte at a time": Fault(lambda w: w.through_proxy(trickle), "BRIDGE_UNREACHABLE", "deadline"),
+    "an answer that is not HTTP": Fault(lambda w: w.through_proxy(not_http), "INTERNAL_ERROR", "not an HTTP answer"),
+    "a token with a line break (a direct invoker)": Fault(configured(HA_URL=lambda w: w.ha.url),
+                                                          "INVALID_AUTHORIZATION_CREDENTIAL", "HTTP header",
+                                                          token=BAD_TOKEN[:9] + "\n" + BAD_TOKEN[9:]),
+    "a malformed host name in HA_URL": Fault(configured(HA_URL="https://ha..example.com"), "INTERNAL_ERROR",
+                                             "malformed", transient=False),
+    "HA_URL ending in /api": Fault(configured(HA_URL=lambda w: w.ha.url + "/api"), "INTERNAL_ERROR", "ends in /api",
+                                   transient=False),
     "HA 401": Fault(configured(HA_URL=lambda w: w.ha.url), "INVALID_AUTHORIZATION_CREDENTIAL", "HTTP 401",
                     token=BAD_TOKEN),
     "HA 403 (an access proxy)": Fault(lambda w: w.through_proxy(answer(403, b"Forbidden")),
@@ -221,7 +244,7 @@ def test_fault(world, alexa_schema, output, fault):
 
     printed = output()
     assert "directive answered" in printed  # the logs were captured
-    for secret in (world.ha.token, target.token, BAD_TOKEN):
+    for secret in (world.ha.token, target.token, BAD_TOKEN[:9], BAD_TOKEN[9:]):
         assert secret not in printed
 
 
