@@ -1,6 +1,6 @@
 """The cold-start benchmark: `make bench` (`python -m bench.run [--runs 10] [--warm 100] [--delay-ms 40]`).
 
-Every run is a fresh process through the real Lambda runtime interface client (devtools.local_invoke) against
+Every run is a fresh process through the real Lambda runtime interface client (bench/runtime_api.py) against
 the real Home Assistant of the tests (devtools.demo_ha), reached over TLS through bench/tls_proxy.py, which adds a
 network round-trip delay. The request is an Alexa Discovery directive carrying the user's token. Compared:
 
@@ -42,11 +42,12 @@ import sys
 import tempfile
 import threading
 import time
-import venv
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
+
+from devtools.local_invoke import link_distributions, make_runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = PROJECT_ROOT / "bench"
@@ -54,8 +55,6 @@ BUILD_DIR = PROJECT_ROOT / ".aws-sam" / "build" / "BridgeFunction"
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
 RESULTS_JSON = BENCH_DIR / "results" / "latest.json"
 
-# What Lambda's python3.13 runtime provides beside the standard library.
-RUNTIME_DISTRIBUTIONS = ("awslambdaric", "boto3")
 # What each baseline's deployment package would hold (pip install -r requirements.txt into the zip).
 EAGER_DISTRIBUTIONS = ("requests", "websocket-client", "aws-lambda-powertools")
 
@@ -87,55 +86,6 @@ def summary(values) -> dict | None:
 
 
 # -- the environment the functions run in ---------------------------------------------------------------------
-
-
-def distribution_closure(names) -> list[metadata.Distribution]:
-    """The installed distributions `names` and everything they require (extras left out), each once."""
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    seen, found, todo = set(), [], list(names)
-    while todo:
-        name = canonicalize_name(todo.pop(0))
-        if name in seen:
-            continue
-        seen.add(name)
-        dist = metadata.distribution(name)
-        found.append(dist)
-        for text in dist.requires or ():
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(requirement.name)
-    return found
-
-
-def link_distributions(names, target: Path) -> list[str]:
-    """Symlink the installed files of `names` and their requirements into `target` (as pip --target would
-    install them, with the .pyc the installer compiled); returns the distribution names."""
-    target.mkdir(parents=True, exist_ok=True)
-    dists = distribution_closure(names)
-    for dist in dists:
-        for file in dist.files or ():
-            top = file.parts[0]
-            if top == ".." or file.name.endswith(".pth"):
-                continue  # console scripts outside site-packages; path hooks no Lambda package relies on
-            source = Path(dist.locate_file(file))
-            if top == "__pycache__":  # the .pyc of a top-level module (six.py, typing_extensions.py)
-                link, source = target / "__pycache__" / file.name, source
-                link.parent.mkdir(exist_ok=True)
-            else:
-                link, source = target / top, Path(dist.locate_file(top))
-            if not link.exists() and source.exists():
-                link.symlink_to(source)
-    return sorted(dist.metadata["Name"] for dist in dists)
-
-
-def make_runtime(directory: Path) -> Path:
-    """A venv of this interpreter holding only what Lambda's Python runtime holds; returns its python."""
-    venv.create(directory, with_pip=False, symlinks=True)
-    site_packages = next(directory.glob("lib/python*/site-packages"))
-    link_distributions(RUNTIME_DISTRIBUTIONS, site_packages)
-    return directory / "bin" / "python"
 
 
 def pyc_status(root: Path) -> dict:
@@ -247,7 +197,7 @@ class Bench:
         self.python, self.proxy, self.event, self.memory = str(python), proxy, event, memory
 
     def _invoke(self, variant: Variant, events, on_result=None):
-        from devtools.local_invoke import invoke
+        from bench.runtime_api import invoke
 
         env = {"HA_URL": self.proxy.url, "HA_CA_BUNDLE": self.proxy.ca_file, "HA_TOKEN": "",
                "HA_TOKEN_PARAMETER": "", "HA_VERIFY_TLS": "true", **variant.env}
@@ -528,7 +478,7 @@ def markdown(report: dict) -> str:
 
 METHOD = """
 - **Runs.** Every cold run is a fresh process: `python -m awslambdaric lambda_function.lambda_handler` (the real
-  runtime interface client) polling a local Lambda Runtime API (devtools/local_invoke.py). The variants take turns
+  runtime interface client) polling the benchmark's own Lambda Runtime API (bench/runtime_api.py). The variants take turns
   within each round, after one discarded run each (disk cache, Home Assistant's first call), with a
   {cfg[pause_s]:g} s pause before each cold run so that Home Assistant has finished the previous request's work.
   Warm: one process per variant, all alive, taking turns one request at a time.
@@ -562,7 +512,7 @@ METHOD = """
 
 
 class QuietServer(ThreadingHTTPServer):
-    """local_invoke's Runtime API server, minus the traceback printed when a run's process is killed while its
+    """bench.runtime_api's server, minus the traceback printed when a run's process is killed while its
     keep-alive connection waits: the benchmark ends every process that way."""
 
     def handle_error(self, request, client_address):
@@ -611,10 +561,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--candidate {candidate}: no lambda_function.py there")
 
     from bench.tls_proxy import ProxyProcess
-    from devtools import local_invoke
+    from bench import runtime_api
     from devtools.demo_ha import HA_VERSIONS, DemoHomeAssistant
 
-    local_invoke.ThreadingHTTPServer = QuietServer
+    runtime_api.ThreadingHTTPServer = QuietServer
 
     started, load_before = time.monotonic(), load_average()
     artifact = ensure_artifact(args.build)

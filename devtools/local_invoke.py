@@ -1,36 +1,52 @@
-"""Run the function locally the way Lambda runs it, without Docker.
+"""Run the function locally under Amazon's Lambda Runtime Interface Emulator, without Docker.
 
-`python -m devtools.local_invoke EVENT_FILE [EVENT_FILE...]` starts a fresh process running the real runtime
-interface client (`python -m awslambdaric HANDLER`) against a small Lambda Runtime API served here, and sends
-it the events in order: the first invocation is cold, the rest warm. Each response goes to stdout; the log
-stream (the function's output, START/END/REPORT, a METRICS summary of its EMF lines) goes to stderr.
-Without HA_URL in the environment it starts a demo Home Assistant first. Python API: `invoke(events, ...)`.
+`python -m devtools.local_invoke EVENT_FILE [EVENT_FILE...]` starts the emulator (`aws-lambda-rie`, the binary
+that ships in the aws-sam-cli package and that `sam local invoke` runs in its container) with the real runtime
+interface client (`python -m awslambdaric HANDLER`), and POSTs it the events in order: the first invocation is
+cold, the rest warm. The function runs as in Lambda: its code as the task root (the modules and packages the
+build ships, and requirements.txt's dependencies), a Python that holds only what Lambda's runtime provides
+(awslambdaric, boto3), and the environment variables template.yaml declares, resolved with the parameters'
+defaults, overridden by the shell for the names it declares and by `env.json` (`sam local invoke --env-vars`
+format). Each response goes to stdout; the emulator's log stream (its `(rapid)` lines, the function's output,
+START/END/REPORT) and a METRICS summary of the EMF lines go to stderr. Without HA_URL it starts a demo Home
+Assistant first. Python API: `invoke(events, ...)`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import math
 import os
+import platform
 import queue
-import select
+import re
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-import uuid
+import venv
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = PROJECT_ROOT / "template.yaml"
+ENV_JSON = PROJECT_ROOT / "env.json"
+FUNCTION = "BridgeFunction"  # the template's logical ID: env.json's key, as for `sam local invoke`
 FUNCTION_NAME = "ha-alexa-bridge"
-INIT_LIMIT_S = 10.0  # how long Lambda lets INIT run
-PASS_NAMES = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
-              "AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL"}
-PASS_PREFIXES = ("HA_", "ASSIST_", "BRIDGE_", "POWERTOOLS_", "AWS_")
+# What Lambda's Python runtime provides beside the standard library.
+RUNTIME_DISTRIBUTIONS = ("awslambdaric", "boto3")
+# From the shell, beside the names the template declares: what a process needs, and AWS credentials (as
+# `sam local invoke` passes them) for the SSM parameters.
+PASS_NAMES = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "AWS_REGION", "AWS_DEFAULT_REGION",
+              "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+INVOCATIONS = "/2015-03-31/functions/function/invocations"
+RIE_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 @dataclass
@@ -39,156 +55,266 @@ class Result:
     response: object = None
     error: dict | None = None  # Lambda's shape: errorMessage, errorType, ...
     duration_ms: float = 0.0
-    init_ms: float | None = None  # only on the first invocation of an execution environment
+    init_ms: float | None = None  # only on an invocation that ran INIT (cold, or after a crash or timeout)
     max_memory_mb: int | None = None
-    cpu_ms: float | None = None  # CPU time (all threads) the process used during this invocation
-    init_cpu_ms: float | None = None  # CPU time of INIT, on the first invocation only
+    cpu_ms: float | None = None  # CPU time of the invocation: bench/runtime_api.py only
+    init_cpu_ms: float | None = None  # CPU time of INIT: bench/runtime_api.py only
     metrics: list[dict] = field(default_factory=list)  # {"name", "value", "unit", "dimensions"} from EMF lines
     logs: list[str] = field(default_factory=list)
 
 
-class _RuntimeAPI(BaseHTTPRequestHandler):
-    """The Runtime API endpoints awslambdaric calls; HTTP/1.1, so its libcurl connection stays open."""
+# -- the function's environment, as the template and env.json declare it ------------------------------------------
 
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes: don't let a delayed ACK add 40 ms
 
-    def log_message(self, *args):  # no access log in the function's log stream
+def load_template(path: Path = TEMPLATE) -> dict:
+    """template.yaml, with CloudFormation's short forms (!Ref X, !If [...]) read as their long forms."""
+    import yaml  # PyYAML: a dev dependency (moto's), not the function's
+
+    class Loader(yaml.SafeLoader):
         pass
 
-    def _reply(self, status: int, body: bytes, headers: dict | None = None) -> None:
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", "Content-Length": len(body), **(headers or {})}.items():
-            self.send_header(name, str(value))
-        self.end_headers()
-        self.wfile.write(body)
+    def short_form(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
 
-    def do_GET(self):
-        box = self.server.sandbox
-        if not self.path.endswith("/runtime/invocation/next"):
-            return self._reply(404, b'{"errorMessage": "unknown endpoint"}')
-        box.messages.put(("next", None, time.perf_counter(), None, _cpu_ms(box.proc.pid)))
-        item = box.events.get()  # long poll: wait for the next event
-        if item is None:  # the sandbox is closing
-            self.close_connection = True
-            return
-        request_id, body, timeout = item
-        trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
-        headers = {"Lambda-Runtime-Aws-Request-Id": request_id,
-                   "Lambda-Runtime-Deadline-Ms": int((time.time() + timeout) * 1000),
-                   "Lambda-Runtime-Invoked-Function-Arn": box.function_arn, "Lambda-Runtime-Trace-Id": trace}
-        box.messages.put(("handout", None, time.perf_counter(), None, _cpu_ms(box.proc.pid)))
-        self._reply(200, body, headers)
-
-    def do_POST(self):  # .../invocation/{id}/response, .../invocation/{id}/error, .../init/error
-        box = self.server.sandbox
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        received, kind = time.perf_counter(), self.path.rstrip("/").rsplit("/", 1)[-1]
-        if kind not in ("response", "error"):
-            return self._reply(404, b'{"errorMessage": "unknown endpoint"}')
-        kind = "init_error" if "/init/" in self.path else kind
-        box.messages.put((kind, body, received, _max_memory_mb(box.proc.pid), _cpu_ms(box.proc.pid)))
-        self._reply(202, b'{"status": "OK"}')
+    Loader.add_multi_constructor("!", short_form)
+    return yaml.load(path.read_text(), Loader=Loader)
 
 
-class _Sandbox:
-    """One execution environment: a Runtime API server and the awslambdaric process polling it."""
+def function_settings(template: dict, logical_id: str = FUNCTION) -> dict:
+    """Handler, Timeout, MemorySize and Environment of the function, each resolved as `sam local invoke` does:
+    a parameter's value is its default; what cannot be resolved locally is empty."""
+    defaults = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
 
-    def __init__(self, cmd: list[str], env: dict, cwd: str, memory: int, echo: bool):
-        self.messages, self.events = queue.Queue(), queue.Queue()
-        self.memory, self.echo, self.init_ms, self.logs = memory, echo, None, []
-        self.init_cpu_ms = None
-        self.function_arn = f"arn:aws:lambda:{env['AWS_REGION']}:123456789012:function:{FUNCTION_NAME}"
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _RuntimeAPI)
-        self.server.daemon_threads, self.server.sandbox = True, self
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.server.server_address[1]}"}
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.partial = {self.proc.stdout.fileno(): b"", self.proc.stderr.fileno(): b""}
+    def resolve(value):
+        if isinstance(value, dict):
+            return defaults.get(value.get("Ref"), "") if set(value) == {"Ref"} else ""
+        return "" if value is None else str(value)
 
-    def log(self, line: str) -> None:
-        self.logs.append(line)
-        if self.echo:
-            print(line, file=sys.stderr, flush=True)
+    props = {**template.get("Globals", {}).get("Function", {}), **template["Resources"][logical_id]["Properties"]}
+    variables = props.get("Environment", {}).get("Variables", {})
+    return {"handler": props["Handler"], "timeout": int(resolve(props.get("Timeout", 3)) or 3),
+            "memory": int(resolve(props.get("MemorySize", 128)) or 128),
+            "variables": {name: resolve(value) for name, value in variables.items()}}
 
-    def pump(self, timeout: float) -> None:
-        """Echo and collect the lines the function has written to stdout/stderr so far."""
-        while self.partial and (ready := select.select(list(self.partial), [], [], timeout)[0]):
-            for fd in ready:
-                chunk = os.read(fd, 65536)
-                lines = (self.partial.pop(fd) + chunk).split(b"\n")
-                if chunk:  # else EOF: flush the last partial line and stop watching fd
-                    self.partial[fd] = lines.pop()
-                for line in filter(None, lines):  # awslambdaric joins a traceback's lines with \r
-                    self.log(line.decode(errors="replace").replace("\r", "\n"))
-            timeout = 0
 
-    def invoke(self, event: object, timeout: float) -> Result:
-        r = Result(request_id=str(uuid.uuid4()))
-        self.logs, cold, handed, cpu_handed = r.logs, self.init_ms is None, None, None
-        self.log(f"START RequestId: {r.request_id} Version: $LATEST")
-        self.events.put((r.request_id, json.dumps(event).encode(), timeout))
-        limit = time.perf_counter() + timeout + (INIT_LIMIT_S if cold else 1.0)
-        while True:
-            self.pump(0.01)  # messages carry their own timestamps: this poll interval costs no accuracy
+def env_json(path: Path = ENV_JSON, logical_id: str = FUNCTION) -> dict:
+    """The overrides an env.json gives this function: its `Parameters` (all functions), then its own object."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path}: expected {{\"{logical_id}\": {{\"NAME\": \"value\", ...}}}}")
+    return {k: str(v) for part in (data.get("Parameters"), data.get(logical_id)) if isinstance(part, dict)
+            for k, v in part.items()}
+
+
+def lambda_env(memory: int, timeout: int, handler: str, task_root: str, variables: dict) -> dict:
+    """The environment of the emulator and the function: Lambda's reserved names, then the function's variables."""
+    shell = {k: os.environ[k] for k in PASS_NAMES if k in os.environ}
+    region = shell.get("AWS_REGION") or shell.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return {**shell, "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout), "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "LAMBDA_TASK_ROOT": task_root, "_HANDLER": handler, "PYTHONPATH": task_root,
+            "PYTHONUNBUFFERED": "1",  # so each log line lands in its own invocation
+            **variables}
+
+
+# -- the runtime and the task root ---------------------------------------------------------------------------------
+
+
+def distribution_closure(names) -> list[metadata.Distribution]:
+    """The installed distributions `names` and everything they require (extras left out), each once."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen, found, todo = set(), [], list(names)
+    while todo:
+        name = canonicalize_name(todo.pop(0))
+        if name in seen:
+            continue
+        seen.add(name)
+        dist = metadata.distribution(name)
+        found.append(dist)
+        for text in dist.requires or ():
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return found
+
+
+def link_distributions(names, target: Path) -> list[str]:
+    """Symlink the installed files of `names` and their requirements into `target` (as pip --target would
+    install them, with the .pyc the installer compiled); returns the distribution names."""
+    target.mkdir(parents=True, exist_ok=True)
+    dists = distribution_closure(names)
+    for dist in dists:
+        for file in dist.files or ():
+            top = file.parts[0]
+            if top == ".." or file.name.endswith(".pth"):
+                continue  # console scripts outside site-packages; path hooks no Lambda package relies on
+            if top == "__pycache__":  # the .pyc of a top-level module (six.py, typing_extensions.py)
+                link, source = target / "__pycache__" / file.name, Path(dist.locate_file(file))
+                link.parent.mkdir(exist_ok=True)
+            else:
+                link, source = target / top, Path(dist.locate_file(top))
+            if not link.exists() and source.exists():
+                link.symlink_to(source)
+    return sorted(dist.metadata["Name"] for dist in dists)
+
+
+def make_runtime(directory: Path) -> Path:
+    """A venv of this interpreter holding only what Lambda's Python runtime holds; returns its python."""
+    venv.create(directory, with_pip=False, symlinks=True)
+    site_packages = next(directory.glob("lib/python*/site-packages"))
+    link_distributions(RUNTIME_DISTRIBUTIONS, site_packages)
+    return directory / "bin" / "python"
+
+
+def make_task_root(directory: Path) -> Path:
+    """The function's code as `sam build` ships it (devtools/build_function.py), linked rather than copied."""
+    from devtools.build_function import RUNTIME_MODULES, RUNTIME_PACKAGES
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in (*RUNTIME_MODULES, *RUNTIME_PACKAGES):
+        (directory / name).symlink_to(PROJECT_ROOT / name)
+    requirements = (PROJECT_ROOT / "requirements.txt").read_text()
+    link_distributions(re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", requirements, re.MULTILINE), directory)
+    return directory
+
+
+def emulator_binary() -> Path:
+    """This machine's `aws-lambda-rie` from the SAM CLI's cached venv (installed first if missing, as `make lint`)."""
+    from devtools.sam import ensure_sam_venv
+
+    arch = RIE_ARCHITECTURES.get(platform.machine().lower())
+    if arch is None:
+        raise SystemExit(f"local_invoke: the Runtime Interface Emulator ships for x86_64 and arm64, not for"
+                         f" {platform.machine()}")
+    try:
+        sam_venv = ensure_sam_venv()
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise SystemExit(f"local_invoke: could not install the SAM CLI, which ships the emulator ({err}); run"
+                         " `make lint` once with access to PyPI, or set BRIDGE_CACHE to where it is installed")
+    found = sorted(sam_venv.glob(f"lib/python*/site-packages/samcli/local/rapid/aws-lambda-rie-{arch}"))
+    if not found:
+        raise SystemExit(f"local_invoke: no aws-lambda-rie-{arch} in {sam_venv}: delete that venv and rerun")
+    return found[0]
+
+
+# -- one execution environment ---------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Emulator:
+    """One execution environment: the emulator process, which starts the runtime on the first invocation."""
+
+    def __init__(self, binary: Path, python: str, handler: str, env: dict, task_root: str, echo: bool):
+        self.port, self.echo, self.lines = free_port(), echo, queue.Queue()
+        cmd = [str(binary), "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
+               "--runtime-api-address", f"127.0.0.1:{free_port()}", python, "-m", "awslambdaric", handler]
+        self.proc = subprocess.Popen(cmd, cwd=task_root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for raw in self.proc.stdout:  # awslambdaric joins a traceback's lines with \r
+            self.lines.put(raw.decode(errors="replace").rstrip("\n").replace("\r", "\n"))
+        self.lines.put(None)
+
+    def _collect(self, logs: list, until: float, done) -> None:
+        """Move the emulator's lines into `logs` (echoing them) until `done(line)` or `until`."""
+        while (left := until - time.monotonic()) > 0:
             try:
-                kind, payload, when, memory, cpu = self.messages.get_nowait()
+                line = self.lines.get(timeout=left)
             except queue.Empty:
-                if self.proc.poll() is not None:
-                    code = self.proc.returncode
-                    why = f"exit status {code}" if code >= 0 else f"signal {-code}"
-                    r.error = _error("Runtime.ExitError", r, f"Runtime exited with error: {why}")
-                    break
-                if time.perf_counter() > limit:  # like Lambda: stop the environment, the next event gets a new one
-                    r.max_memory_mb = _max_memory_mb(self.proc.pid)
-                    r.duration_ms = (time.perf_counter() - handed) * 1000 if handed else 0.0
-                    self.close()
-                    message = f"Task timed out after {timeout:.2f} seconds"
-                    self.log(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {r.request_id} {message}")
-                    r.error = _error("Sandbox.Timedout", r, message)
-                    break
-                continue
-            if kind == "next" and self.init_ms is None:
-                self.init_ms, self.init_cpu_ms = (when - self.started) * 1000, cpu
-            elif kind == "handout":
-                handed, limit, cpu_handed = when, when + timeout, cpu
-            elif kind in ("response", "error", "init_error"):
-                if self.init_ms is None:  # INIT failed: it lasted until the init error
-                    self.init_ms = (when - self.started) * 1000
-                r.duration_ms, r.max_memory_mb = (when - (handed or when)) * 1000, memory
-                if cpu is not None and cpu_handed is not None:
-                    r.cpu_ms = cpu - cpu_handed
-                setattr(r, "response" if kind == "response" else "error", _decode(payload))
-                if kind == "init_error":  # awslambdaric exits after it
-                    self.close()
+                return
+            if line is None:
+                self.lines.put(None)
+                return
+            logs.append(line)
+            if self.echo:
+                print(line, file=sys.stderr, flush=True)
+            if done(line):
+                return
+
+    def invoke(self, event: object, timeout: int) -> Result:
+        r, body = Result(request_id=""), json.dumps(event).encode()
+        until = time.monotonic() + 5
+        while True:  # the emulator listens within milliseconds of its start
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout + 15)
+                conn.request("POST", INVOCATIONS, body=body, headers={"Content-Type": "application/json"})
                 break
-        self.pump(1.0 if self.proc.poll() is not None else 0)  # an exited process: read to EOF
-        r.init_ms = self.init_ms if cold else None
-        r.init_cpu_ms = self.init_cpu_ms if cold else None
-        r.metrics = [m for line in r.logs for m in _emf_metrics(line)]
-        billed = math.ceil(r.duration_ms + (r.init_ms or 0))  # since August 2025 Lambda bills INIT too
-        init = f"\tInit Duration: {r.init_ms:.2f} ms" if r.init_ms is not None else ""
-        self.log(f"END RequestId: {r.request_id}")
-        self.log(f"REPORT RequestId: {r.request_id}\tDuration: {r.duration_ms:.2f} ms\tBilled Duration: {billed} ms"
-                 f"\tMemory Size: {self.memory} MB\tMax Memory Used: {r.max_memory_mb or 0} MB{init}")
+            except ConnectionRefusedError:
+                if time.monotonic() > until or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.02)
+        with contextlib.closing(conn):
+            answer = conn.getresponse()
+            status, payload = answer.status, answer.read()
+        # The REPORT line follows the answer; an invocation whose runtime died has none.
+        self._collect(r.logs, time.monotonic() + (2.0 if status == 200 else 0.3),
+                      lambda line: line.startswith("REPORT RequestId:"))
+        self._collect(r.logs, time.monotonic() + 0.05, lambda line: False)  # a line the runtime wrote late
+        r.max_memory_mb = max_memory_mb(self.runtime_pid())
+        for line in r.logs:
+            if match := re.match(r"START RequestId: (\S+)", line):
+                r.request_id = match.group(1)
+            elif r.init_ms is None and (match := re.search(r"INIT REPORT\(durationMs: ([\d.]+)\)", line)):
+                r.init_ms = float(match.group(1))
+            elif match := re.match(r"REPORT RequestId: .*?\tDuration: ([\d.]+) ms", line):
+                r.duration_ms = float(match.group(1))  # the emulator counts the INIT it ran in the Duration
+        r.duration_ms = max(r.duration_ms - (r.init_ms or 0.0), 0.0)
+        r.metrics = [m for line in r.logs for m in emf_metrics(line)]
+        decoded = _decode(payload)
+        if isinstance(decoded, str) and "Task timed out" in decoded:
+            r.error = {"errorType": "Sandbox.Timedout", "errorMessage": decoded}
+        elif status != 200 or (isinstance(decoded, dict) and {"errorType", "errorMessage"} <= decoded.keys()):
+            r.error = decoded if isinstance(decoded, dict) else _failure(r.logs, status, decoded)
+        else:
+            r.response = decoded
         return r
+
+    def runtime_pid(self) -> int | None:
+        """The runtime process the emulator started (its child), if it is alive."""
+        with contextlib.suppress(OSError, ValueError):
+            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                children = (task / "children").read_text().split()
+                if children:
+                    return int(children[0])
+        return None
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.pump(1.0)
-        self.partial.clear()
+            self.proc.terminate()  # the emulator stops the runtime and exits
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._collect([], time.monotonic() + 1.0, lambda line: False)
         self.proc.stdout.close()
-        self.proc.stderr.close()
-        self.events.put(None)  # release a pending long poll
-        self.server.shutdown()
-        self.server.server_close()
 
 
-def _error(error_type: str, r: Result, message: str) -> dict:
-    return {"errorType": error_type, "errorMessage": f"RequestId: {r.request_id} Error: {message}"}
+def _failure(logs: list[str], status: int, body: str) -> dict:
+    """Lambda's error for an answer without one (the emulator's 502 with an empty body), from its log lines."""
+    text = "\n".join(logs)
+    kind = re.search(r"\(rapid\) Invoke DONE failed: (\S+)", text)
+    why = re.search(r"\(rapid\) (?:Init|Invoke) failed.*?error=(.+?)(?: InvokeID=|$)", text, re.MULTILINE)
+    return {"errorType": kind.group(1) if kind else f"HTTP {status}",
+            "errorMessage": why.group(1) if why else body or f"the emulator answered HTTP {status}"}
 
 
 def _decode(payload: bytes) -> object:
@@ -197,27 +323,16 @@ def _decode(payload: bytes) -> object:
     return payload.decode(errors="replace")
 
 
-def _cpu_ms(pid: int) -> float | None:
-    """CPU time (user + system, all threads, dead ones included) process `pid` has used, in ms; Linux only.
-
-    Reads the process's CPU-time clock (clock_getcpuclockid(3): ~pid << 3 | CPUCLOCK_SCHED), which has
-    nanosecond resolution where /proc/<pid>/stat has 10 ms ticks.
-    """
-    with contextlib.suppress(OSError, OverflowError, AttributeError):
-        return time.clock_gettime((~pid << 3) | 2) * 1000
-    return None
-
-
-def _max_memory_mb(pid: int) -> int | None:
+def max_memory_mb(pid: int | None) -> int | None:
     """The process's peak resident memory (VmHWM): Lambda's Max Memory Used."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, TypeError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return math.ceil(int(line.split()[1]) / 1024)
     return None
 
 
-def _emf_metrics(line: str) -> list[dict]:
+def emf_metrics(line: str) -> list[dict]:
     """The metrics in one CloudWatch Embedded Metric Format log line; none for any other line."""
     if not line.startswith("{") or '"_aws"' not in line:
         return []
@@ -242,51 +357,38 @@ def format_metrics(metrics: list[dict]) -> str:
     return " ".join(parts)
 
 
-def lambda_env(memory: int, handler: str, task_root: str, extra: dict | None = None) -> dict:
-    """The environment Lambda gives the function, plus the parent's HA_/BRIDGE_/POWERTOOLS_/AWS_... settings."""
-    env = {k: v for k, v in os.environ.items()
-           if k in PASS_NAMES or (k.startswith(PASS_PREFIXES) and not k.startswith("AWS_LAMBDA_"))}
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    env = {"POWERTOOLS_SERVICE_NAME": "ha-alexa-bridge", "POWERTOOLS_METRICS_NAMESPACE": "HomeAssistantBridge",
-           "AWS_REGION": region, "AWS_DEFAULT_REGION": region, **env}
-    env.update({
-        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{FUNCTION_NAME}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13", "LAMBDA_TASK_ROOT": task_root, "_HANDLER": handler,
-        "PYTHONPATH": task_root, "PYTHONUNBUFFERED": "1",  # so each log line lands in its own invocation
-    })
-    return {**env, **(extra or {})}
-
-
-def invoke(events: list, env: dict | None = None, memory: int = 256, timeout: float = 10,
-           handler: str = "lambda_function.lambda_handler", task_root: str | os.PathLike | None = None,
-           python: str = sys.executable, echo: bool = True, on_result=None) -> list[Result]:
-    """Invoke the function once per event, in order, in one fresh execution environment (the first call is
-    cold). Like Lambda, a timeout or a crash ends the environment and the next event starts a new one.
-    `echo` prints the log stream to stderr; `on_result(result)` is called as each invocation completes."""
-    task_root = str(Path(task_root or PROJECT_ROOT).resolve())
-    full_env, results, box = lambda_env(memory, handler, task_root, env), [], None
-    try:
-        for event in events:
-            if box is None or box.proc.poll() is not None:
-                if box:
-                    box.close()
-                box = _Sandbox([python, "-m", "awslambdaric", handler], full_env, task_root, memory, echo)
-            results.append(box.invoke(event, timeout))
-            if on_result:
-                on_result(results[-1])
-    finally:
-        if box:
+def invoke(events, env: dict | None = None, memory: int | None = None, timeout: float | None = None,
+           handler: str | None = None, task_root: str | os.PathLike | None = None, python: str | None = None,
+           echo: bool = True, on_result=None) -> list[Result]:
+    """Invoke the function once per event, in order, in one fresh execution environment under the emulator (the
+    first call is cold). Like Lambda, a timeout or a crash ends the runtime and the next event starts a new one.
+    Settings not given come from template.yaml; `env` overrides its variables (and the shell's); the timeout is
+    whole seconds, as the emulator takes it. `echo` prints the log stream to stderr; `on_result(result)` is called
+    as each invocation completes."""
+    function = function_settings(load_template())
+    handler, memory = handler or function["handler"], memory or function["memory"]
+    timeout = max(1, math.ceil(timeout or function["timeout"]))
+    declared = function["variables"]
+    variables = {**declared, **{k: os.environ[k] for k in declared if k in os.environ}, **(env or {})}
+    binary, results = emulator_binary(), []
+    with tempfile.TemporaryDirectory(prefix="local-invoke-") as work:
+        root = str(Path(task_root).resolve()) if task_root else str(make_task_root(Path(work, "task")))
+        python = python or str(make_runtime(Path(work, "runtime")))
+        box = Emulator(binary, python, handler, lambda_env(memory, timeout, handler, root, variables), root, echo)
+        try:
+            for event in events:
+                results.append(box.invoke(event, timeout))
+                if on_result:
+                    on_result(results[-1])
+        finally:
             box.close()
     return results
 
 
-def _home_assistant(stack: contextlib.ExitStack) -> dict:
+def _home_assistant(stack: contextlib.ExitStack, configured: dict) -> dict:
     """Nothing if HA_URL is set, else the URL and token of a demo Home Assistant started for this run."""
-    if os.environ.get("HA_URL"):
-        print(f"using Home Assistant at {os.environ['HA_URL']}", file=sys.stderr)
+    if configured.get("HA_URL"):
+        print(f"using Home Assistant at {configured['HA_URL']}", file=sys.stderr)
         return {}
     from devtools.demo_ha import DemoHomeAssistant
 
@@ -303,25 +405,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.local_invoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("events", nargs="+", metavar="EVENT_FILE", help="JSON event file ('-' for stdin)")
     parser.add_argument("--repeat", type=int, default=1, help="send the events N times (first cold, then warm)")
-    parser.add_argument("--memory", type=int, default=256, help="memory size in MB (default 256)")
-    parser.add_argument("--timeout", type=float, default=10, help="seconds per invocation (default 10)")
-    parser.add_argument("--handler", default="lambda_function.lambda_handler")
+    parser.add_argument("--env-vars", type=Path, default=ENV_JSON,
+                        help="environment overrides in `sam local invoke --env-vars` format (default: env.json)")
+    parser.add_argument("--memory", type=int, help="memory size in MB (default: the template's)")
+    parser.add_argument("--timeout", type=int, help="seconds per invocation (default: the template's)")
+    parser.add_argument("--handler", help="default: the template's")
     parser.add_argument("--json", action="store_true", help="print one JSON object per invocation")
     parser.add_argument("--quiet", action="store_true", help="do not echo the log stream to stderr")
     args = parser.parse_args(argv)
     events = [json.loads(sys.stdin.read() if name == "-" else Path(name).read_text()) for name in args.events]
+    overrides = env_json(args.env_vars)
+    undeclared = sorted(set(overrides) - set(function_settings(load_template())["variables"]))
+    if undeclared:
+        print(f"note: {args.env_vars.name} sets {', '.join(undeclared)}, which template.yaml does not declare: used"
+              " here, but `sam local invoke` ignores them", file=sys.stderr)
 
     def show(r: Result) -> None:
         if args.json:
             keys = ("request_id", "response", "error", "duration_ms", "init_ms", "max_memory_mb", "metrics")
             print(json.dumps({k: getattr(r, k) for k in keys}), flush=True)
             return
-        if r.metrics and not args.quiet:
-            print(f"METRICS {format_metrics(r.metrics)}", file=sys.stderr, flush=True)
+        if not args.quiet:
+            init = f"INIT {r.init_ms:.1f} ms, " if r.init_ms is not None else ""
+            print(f"MEASURED {init}invocation {r.duration_ms:.1f} ms, peak memory {r.max_memory_mb or '?'} MB (the"
+                  " emulator's REPORT counts INIT in Duration and shows the memory size as used)",
+                  file=sys.stderr, flush=True)
+            if r.metrics:
+                print(f"METRICS {format_metrics(r.metrics)}", file=sys.stderr, flush=True)
         print(json.dumps(r.error if r.error is not None else r.response, indent=2), flush=True)
 
     with contextlib.ExitStack() as stack:
-        env = _home_assistant(stack)
+        configured = {"HA_URL": os.environ.get("HA_URL", ""), **overrides}
+        env = {**overrides, **_home_assistant(stack, configured)}
         results = invoke(events * args.repeat, env, args.memory, args.timeout, args.handler,
                          echo=not args.quiet, on_result=show)
     return 1 if any(r.error is not None for r in results) else 0

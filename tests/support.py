@@ -10,7 +10,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "alexa" / "alexa_smart_home_message_schema.json"
@@ -85,26 +84,11 @@ class FakeHomeAssistant:
         self.server.server_close()
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads CloudFormation short forms (!Ref X, !GetAtt A.B, !If [...]) as their long forms."""
-
-
-def _short_form(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _short_form)
-
-
 def load_template() -> dict:
     """template.yaml with its short forms in long form (!Ref X -> {"Ref": "X"}, !Sub s -> {"Fn::Sub": s})."""
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)
+    from devtools.local_invoke import load_template as load
+
+    return load(ROOT / "template.yaml")
 
 
 class ScriptedServer:

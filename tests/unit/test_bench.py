@@ -17,7 +17,7 @@ import pytest
 
 from bench import run as bench_run
 from bench.tls_proxy import DelayedTLSProxy, ProxyProcess
-from devtools.local_invoke import invoke
+from bench.runtime_api import invoke
 from support import ROOT, TOKEN
 
 DISCOVER_ANSWER = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response",

@@ -1,4 +1,7 @@
-"""The local runner: real awslambdaric in a child process against our Runtime API, with tiny test handlers."""
+"""The local runner: Amazon's Runtime Interface Emulator running the real awslambdaric, with tiny test handlers.
+
+The emulator ships in the SAM CLI's cached venv (devtools/sam.py; the first run installs it, as `make lint` does).
+"""
 
 import json
 import sys
@@ -7,7 +10,7 @@ import types
 import pytest
 
 from devtools import local_invoke
-from devtools.local_invoke import Result, format_metrics, invoke
+from devtools.local_invoke import Result, env_json, format_metrics, function_settings, invoke, load_template
 
 HANDLERS = '''
 import json, os, sys, time
@@ -20,11 +23,18 @@ EMF = {"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{"Namespace": "HomeAssista
 def echo(event, context):
     print("handling", event)
     names = ("AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_EXECUTION_ENV", "_HANDLER",
-             "LAMBDA_TASK_ROOT", "AWS_REGION", "POWERTOOLS_SERVICE_NAME", "HA_URL", "HA_TOKEN",
-             "AWS_LAMBDA_MAX_CONCURRENCY")
+             "LAMBDA_TASK_ROOT", "AWS_REGION", "POWERTOOLS_SERVICE_NAME", "HA_URL", "HA_TOKEN", "BRIDGE_PRELOAD",
+             "HA_VERIFY_TLS", "AWS_LAMBDA_MAX_CONCURRENCY", "HA_CA_BUNDLE")
+    importable = {}
+    for module in ("awslambdaric", "boto3", "pytest", "yaml", "requests"):
+        try:
+            __import__(module)
+            importable[module] = True
+        except ImportError:
+            importable[module] = False
     return {"event": event, "remaining_ms": context.get_remaining_time_in_millis(), "pid": os.getpid(),
-            "request_id": context.aws_request_id, "arn": context.invoked_function_arn,
-            "env": {name: os.environ.get(name) for name in names}}
+            "request_id": context.aws_request_id, "arn": context.invoked_function_arn, "cwd": os.getcwd(),
+            "env": {name: os.environ.get(name) for name in names}, "importable": importable}
 
 def boom(event, context):
     raise ValueError("no such light")
@@ -58,8 +68,9 @@ def run(task_root, handler, events, **kwargs) -> list[Result]:
 
 
 def test_first_invocation_is_cold_the_rest_warm_in_the_same_process(task_root, monkeypatch):
-    monkeypatch.setenv("HA_URL", "http://ha.invalid:8123")
-    monkeypatch.setenv("AWS_LAMBDA_MAX_CONCURRENCY", "4")  # must not leak into the child
+    monkeypatch.setenv("HA_URL", "http://ha.invalid:8123")  # declared by the template: the shell's value is used
+    monkeypatch.setenv("HA_CA_BUNDLE", "/x.pem")  # not declared: like `sam local invoke`, not passed
+    monkeypatch.setenv("AWS_LAMBDA_MAX_CONCURRENCY", "4")  # must not leak into the function
     cold, warm = run(task_root, "echo", [{"n": 1}, {"n": 2}], env={"HA_TOKEN": "t0ken"}, memory=512, timeout=5)
 
     assert cold.error is None and warm.error is None
@@ -69,19 +80,46 @@ def test_first_invocation_is_cold_the_rest_warm_in_the_same_process(task_root, m
     assert 0 < cold.response["remaining_ms"] <= 5000
     assert cold.response["request_id"] == cold.request_id != warm.request_id
     assert cold.response["arn"].endswith(":function:ha-alexa-bridge")
+    assert cold.response["cwd"] == str(task_root.resolve())
     assert cold.response["env"] == {
         "AWS_LAMBDA_FUNCTION_NAME": "ha-alexa-bridge", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13", "_HANDLER": "handlers.echo",
         "LAMBDA_TASK_ROOT": str(task_root.resolve()), "AWS_REGION": cold.response["env"]["AWS_REGION"],
-        "POWERTOOLS_SERVICE_NAME": cold.response["env"]["POWERTOOLS_SERVICE_NAME"],
-        "HA_URL": "http://ha.invalid:8123", "HA_TOKEN": "t0ken", "AWS_LAMBDA_MAX_CONCURRENCY": None}
+        "POWERTOOLS_SERVICE_NAME": "ha-alexa-bridge", "BRIDGE_PRELOAD": "ha_alexa", "HA_VERIFY_TLS": "true",
+        "HA_URL": "http://ha.invalid:8123", "HA_TOKEN": "t0ken", "AWS_LAMBDA_MAX_CONCURRENCY": None,
+        "HA_CA_BUNDLE": None}
+    # Lambda's Python runtime: awslambdaric and boto3, nothing of the dev venv.
+    assert cold.response["importable"] == {"awslambdaric": True, "boto3": True, "pytest": False, "yaml": False,
+                                           "requests": False}
     assert cold.max_memory_mb > 0 and cold.duration_ms >= 0
-    assert cold.logs[0] == f"START RequestId: {cold.request_id} Version: $LATEST"
+    assert any("(rapid) INIT REPORT(durationMs:" in line for line in cold.logs)
+    assert f"START RequestId: {cold.request_id} Version: $LATEST" in cold.logs
     assert "handling {'n': 1}" in cold.logs
-    assert cold.logs[-2] == f"END RequestId: {cold.request_id}"
-    assert cold.logs[-1].startswith(f"REPORT RequestId: {cold.request_id}\tDuration: ")
-    assert "Memory Size: 512 MB" in cold.logs[-1] and "Init Duration" in cold.logs[-1]
-    assert "Init Duration" not in warm.logs[-1] and "handling {'n': 2}" in warm.logs
+    assert f"END RequestId: {cold.request_id}" in cold.logs
+    report = next(line for line in cold.logs if line.startswith("REPORT RequestId:"))
+    assert report.startswith(f"REPORT RequestId: {cold.request_id}") and "Memory Size: 512 MB" in report
+    assert not any("INIT START" in line for line in warm.logs) and "handling {'n': 2}" in warm.logs
+
+
+def test_the_template_gives_the_handler_timeout_memory_and_environment():
+    function = function_settings(load_template())
+    assert (function["handler"], function["timeout"], function["memory"]) == ("lambda_function.lambda_handler", 10,
+                                                                             256)
+    variables = function["variables"]
+    assert variables["HA_URL"] == "" and variables["HA_TOKEN"] == ""  # no default: set by the shell or env.json
+    assert (variables["HA_VERIFY_TLS"], variables["BRIDGE_PRELOAD"]) == ("true", "ha_alexa")
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "HomeAssistantBridge"
+
+
+def test_env_json_is_read_in_the_format_of_sam_local_invoke(tmp_path):
+    path = tmp_path / "env.json"
+    assert env_json(path) == {}
+    path.write_text(json.dumps({"Parameters": {"HA_URL": "https://a", "POWERTOOLS_LOG_LEVEL": "DEBUG"},
+                                "BridgeFunction": {"HA_URL": "https://b", "HA_TOKEN": 5}, "Other": {"X": "y"}}))
+    assert env_json(path) == {"HA_URL": "https://b", "POWERTOOLS_LOG_LEVEL": "DEBUG", "HA_TOKEN": "5"}
+    path.write_text("[]")
+    with pytest.raises(SystemExit, match="expected"):
+        env_json(path)
 
 
 def test_an_exception_is_a_lambda_error_and_the_process_lives_on(task_root):
@@ -90,17 +128,17 @@ def test_an_exception_is_a_lambda_error_and_the_process_lives_on(task_root):
     assert failed.error["errorType"] == "ValueError"
     assert failed.error["errorMessage"] == "no such light"
     assert any(line.startswith("[ERROR] ValueError: no such light") for line in failed.logs)
-    assert after.init_ms is None  # warm: same execution environment
+    assert after.init_ms is None and after.error is not None  # warm: same execution environment
 
 
 def test_a_timeout_kills_the_process_and_the_next_event_starts_a_new_one(task_root):
-    late, fresh = run(task_root, "slow", [{"sleep": 30}, {"sleep": 0}], timeout=0.5)
+    late, fresh = run(task_root, "slow", [{"sleep": 30}, {"sleep": 0}], timeout=1)
     assert late.error["errorType"] == "Sandbox.Timedout"
-    assert "Task timed out after 0.50 seconds" in late.error["errorMessage"]
-    assert any(line.endswith("Task timed out after 0.50 seconds") for line in late.logs)
-    assert late.duration_ms >= 500
+    assert "Task timed out after 1.00 seconds" in late.error["errorMessage"]
+    assert any("Reset initiated: Timeout" in line for line in late.logs)
+    assert late.init_ms + late.duration_ms >= 1000  # the emulator's first deadline counts INIT (Lambda's does not)
     assert fresh.error is None and isinstance(fresh.response, int)
-    assert fresh.init_ms > 0  # cold again
+    assert fresh.init_ms > 0 and fresh.response != late.response  # cold again: a new runtime process
 
 
 def test_emf_lines_become_metrics(task_root):
@@ -136,8 +174,8 @@ def test_a_process_that_exits_is_a_runtime_exit_error(task_root):
 
 @pytest.fixture
 def project(task_root, monkeypatch):
-    """The CLI runs the function from the project root: point that at the test handlers."""
-    monkeypatch.setattr(local_invoke, "PROJECT_ROOT", task_root)
+    """The CLI runs the function from a task root made of the project's code: make it the test handlers."""
+    monkeypatch.setattr(local_invoke, "make_task_root", lambda directory: task_root)
     event = task_root / "event.json"
     event.write_text(json.dumps({"hello": "world"}))
     return event
@@ -145,7 +183,8 @@ def project(task_root, monkeypatch):
 
 def test_cli_json_prints_one_object_per_invocation(project, monkeypatch, capsys):
     monkeypatch.setenv("HA_URL", "http://ha.invalid:8123")
-    code = local_invoke.main([str(project), "--repeat", "2", "--json", "--quiet", "--handler", "handlers.echo"])
+    code = local_invoke.main([str(project), "--repeat", "2", "--json", "--quiet", "--handler", "handlers.echo",
+                              "--env-vars", str(project.parent / "no-env.json")])
     lines = capsys.readouterr().out.splitlines()
     assert code == 0 and len(lines) == 2
     cold, warm = map(json.loads, lines)
@@ -156,12 +195,14 @@ def test_cli_json_prints_one_object_per_invocation(project, monkeypatch, capsys)
 
 def test_cli_prints_the_response_and_the_log_stream(project, monkeypatch, capsys):
     monkeypatch.setenv("HA_URL", "http://ha.invalid:8123")
-    assert local_invoke.main([str(project), "--handler", "handlers.emf"]) == 0
+    env_vars = ["--env-vars", str(project.parent / "no-env.json")]
+    assert local_invoke.main([str(project), "--handler", "handlers.emf", *env_vars]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out) == "ok"
     assert "using Home Assistant at http://ha.invalid:8123" in err
-    assert err.index("START RequestId") < err.index("REPORT RequestId") < err.index("METRICS RequestLatency")
-    assert local_invoke.main([str(project), "--handler", "handlers.boom"]) == 1
+    assert err.index("START RequestId") < err.index("(rapid) INIT START") < err.index("REPORT RequestId")
+    assert err.index("REPORT RequestId") < err.index("MEASURED INIT") < err.index("METRICS RequestLatency")
+    assert local_invoke.main([str(project), "--handler", "handlers.boom", *env_vars]) == 1
     assert json.loads(capsys.readouterr().out)["errorType"] == "ValueError"
 
 
@@ -180,9 +221,23 @@ def test_cli_without_ha_url_starts_a_demo_home_assistant(project, monkeypatch, c
 
     monkeypatch.delenv("HA_URL", raising=False)
     monkeypatch.setitem(sys.modules, "devtools.demo_ha", types.SimpleNamespace(DemoHomeAssistant=FakeDemo))
-    assert local_invoke.main([str(project), "--json", "--handler", "handlers.echo"]) == 0
+    assert local_invoke.main([str(project), "--json", "--handler", "handlers.echo",
+                              "--env-vars", str(project.parent / "no-env.json")]) == 0
     out, err = capsys.readouterr()
     env = json.loads(out)["response"]["env"]
     assert (env["HA_URL"], env["HA_TOKEN"]) == ("http://127.0.0.1:8999", "demo-token")
     assert "no HA_URL set: starting a demo Home Assistant at http://127.0.0.1:8999" in err
     assert calls == ["start", "stop"]
+
+
+def test_cli_env_json_overrides_the_shell_and_says_what_sam_would_ignore(project, monkeypatch, capsys):
+    monkeypatch.setenv("HA_URL", "http://shell.invalid")
+    env_file = project.parent / "env.json"
+    env_file.write_text(json.dumps({"BridgeFunction": {"HA_URL": "http://env-json.invalid", "HA_TOKEN": "tok",
+                                                       "HA_CA_BUNDLE": "/ca.pem"}}))
+    assert local_invoke.main([str(project), "--json", "--handler", "handlers.echo", "--env-vars", str(env_file)]) == 0
+    out, err = capsys.readouterr()
+    env = json.loads(out)["response"]["env"]
+    assert (env["HA_URL"], env["HA_TOKEN"], env["HA_CA_BUNDLE"]) == ("http://env-json.invalid", "tok", "/ca.pem")
+    assert "using Home Assistant at http://env-json.invalid" in err
+    assert "env.json sets HA_CA_BUNDLE, which template.yaml does not declare" in err
