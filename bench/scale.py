@@ -308,9 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", type=int, default=256)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    from devtools import local_invoke
+    from bench import runtime_api
 
-    local_invoke.ThreadingHTTPServer = run.QuietServer
+    runtime_api.ThreadingHTTPServer = run.QuietServer
     run.ensure_artifact("auto")
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as work:
         python = run.make_runtime(Path(work) / "runtime")
