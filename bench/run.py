@@ -478,8 +478,8 @@ def markdown(report: dict) -> str:
 
 METHOD = """
 - **Runs.** Every cold run is a fresh process: `python -m awslambdaric lambda_function.lambda_handler` (the real
-  runtime interface client) polling the benchmark's own Lambda Runtime API (bench/runtime_api.py). The variants take turns
-  within each round, after one discarded run each (disk cache, Home Assistant's first call), with a
+  runtime interface client) polling the benchmark's own Lambda Runtime API (bench/runtime_api.py; the last section
+  cross-checks its times against Amazon's Runtime Interface Emulator). The variants take turns within each round, after one discarded run each (disk cache, Home Assistant's first call), with a
   {cfg[pause_s]:g} s pause before each cold run so that Home Assistant has finished the previous request's work.
   Warm: one process per variant, all alive, taking turns one request at a time.
 - **INIT** is process start to the runtime's first `/next` call (Lambda's Init Duration); **first invocation**
@@ -537,7 +537,7 @@ def load_average() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench import scale
+    from bench import emulator, scale
 
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="cold runs per variant (default 10)")
@@ -600,6 +600,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
         warm = bench.warm(warm_variants, args.warm)
         scale_report = scale.measure(python, args, Bench, next(v for v in all_variants if v.key == "bridge"))
+        emulator_report = emulator.measure(bench, next(v for v in all_variants if v.key == "bridge"), args.runs,
+                                           min(args.warm, 10))
         leaked = list((work / "bridge-no-pyc").rglob("*.pyc"))
         if leaked:
             raise SystemExit(f"bench: the no-.pyc variant wrote {len(leaked)} .pyc files: its numbers are wrong")
@@ -621,13 +623,13 @@ def main(argv: list[str] | None = None) -> int:
         "stats": stats, "cold": cold, "warm": warm,
     }
     report["goals"] = {key: goals(stats, key) for key in ["bridge", *candidate_keys(stats)]}
-    report["scale"] = scale_report
-    text = markdown(report) + scale.markdown(scale_report)
+    report["scale"], report["emulator"] = scale_report, emulator_report
+    text = markdown(report) + scale.markdown(scale_report) + emulator.markdown(emulator_report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1) + "\n")
-    print(text.split("## How this is measured")[0] + scale.markdown(scale_report))
+    print(text.split("## How this is measured")[0] + scale.markdown(scale_report) + emulator.markdown(emulator_report))
     print(f"bench: wrote {args.out} and {args.json} in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return 0
 
