@@ -480,7 +480,8 @@ METHOD = """
 - **Runs.** Every cold run is a fresh process: `python -m awslambdaric lambda_function.lambda_handler` (the real
   runtime interface client) polling the benchmark's own Lambda Runtime API (bench/runtime_api.py; the last section
   cross-checks its times against Amazon's Runtime Interface Emulator). The variants take turns within each round,
-  after one discarded run each (disk cache, Home Assistant's first call), with a {cfg[pause_s]:g} s pause before each cold run so that Home Assistant has finished the previous request's work.
+  after one discarded run each (disk cache, Home Assistant's first call), with a {cfg[pause_s]:g} s pause before
+  each cold run so that Home Assistant has finished the previous request's work.
   Warm: one process per variant, all alive, taking turns one request at a time.
 - **INIT** is process start to the runtime's first `/next` call (Lambda's Init Duration); **first invocation**
   is the event's hand-out to the response's arrival at the Runtime API (Lambda's Duration); **cold request** is
