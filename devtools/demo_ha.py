@@ -44,6 +44,8 @@ EXTRA_CONSTRAINTS = ["josepy<2"]
 CONFIG_TEMPLATE = Path(__file__).with_name("ha_config") / "configuration.yaml"
 TOKEN_FILE = "demo_token.json"
 LOG_FILE = "hass.log"
+LOCK_FILE = "demo_ha.lock"  # held by the running hass; holds its URL
+BIND_FAILED = "Failed to create HTTP server at port"  # Home Assistant's log line when its port is taken
 READY_ENTITY = "light.kitchen_lights"
 USER = {"name": "Demo", "username": "demo", "password": "demo-password", "language": "en"}
 
@@ -94,6 +96,7 @@ def install(python: str | None = None) -> Path:
     venv = cache_dir() / f"ha-{version}-py{py}"
     if venv_python(venv).exists():
         return venv
+    _discard_broken(venv)
     # Build under a temporary name and rename when complete: an interrupted build is never taken for a
     # good one. The venv is always run as `python -m ...`, so its scripts' absolute paths don't matter.
     venv.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +135,26 @@ def install(python: str | None = None) -> Path:
     print(f"installed Home Assistant {version} in {time.monotonic() - started:.0f} s", file=sys.stderr,
           flush=True)
     return venv
+
+
+def _discard_broken(venv: Path) -> None:
+    """Delete a cached venv whose interpreter is gone (the Python it links to was removed or upgraded).
+
+    Such a venv cannot run or be repaired, and its directory would block the rename of the new build. It is
+    moved aside first, under the name the stale-build sweep knows, so that a concurrent install never sees half.
+    """
+    if not venv.is_dir():
+        return
+    link = venv_python(venv)
+    target = os.readlink(link) if link.is_symlink() else "missing"
+    print(f"the cached Home Assistant venv {venv} is broken: its interpreter {link} -> {target} is gone (was that"
+          " Python removed or upgraded?); building it again", file=sys.stderr, flush=True)
+    aside = venv.with_name(f".{venv.name}.build-broken-{os.getpid()}")
+    try:
+        venv.rename(aside)
+    except FileNotFoundError:  # another install moved it first
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -230,18 +253,24 @@ class DemoHomeAssistant:
     def start(self, timeout: float = 120) -> DemoHomeAssistant:
         """Install if needed, start hass, create or reuse the token, wait for the demo entities.
 
-        ``timeout`` counts from the start of hass, not the first install.
+        ``timeout`` counts from the start of hass, not the first install. Raises RuntimeError, before touching
+        the config dir's files, when another Home Assistant runs on the config dir or anything holds the port.
         """
-        venv = install()
-        self._write_config()
+        lock = self._lock_config_dir()
+        try:
+            self._check_port()
+            venv = install()
+            self._write_config()
+            with open(self.log_path, "wb") as log:  # this run's output; HA keeps home-assistant.log(.1) too
+                self.process = subprocess.Popen(
+                    [str(venv_python(venv)), "-m", "homeassistant", "--skip-pip", "--log-no-color",
+                     "-c", str(self.config_dir)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, pass_fds=(lock,),
+                )
+        finally:
+            os.close(lock)  # hass holds the lock from here on, until it exits
         token_file = self.config_dir / TOKEN_FILE
         self.token = json.loads(token_file.read_text())["token"] if token_file.exists() else None
-        with open(self.log_path, "wb") as log:  # this run's output; HA keeps home-assistant.log(.1) too
-            self.process = subprocess.Popen(
-                [str(venv_python(venv)), "-m", "homeassistant", "--skip-pip", "--log-no-color",
-                 "-c", str(self.config_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            )
         deadline = time.monotonic() + timeout
         try:
             if self.token is None:
@@ -308,6 +337,35 @@ class DemoHomeAssistant:
                                      alexa=alexa, http=http)
         (self.config_dir / "configuration.yaml").write_text(config + "\n" + self.extra_config)
 
+    def _lock_config_dir(self) -> int:
+        """Lock the config dir (an fd hass inherits): two Home Assistants on one .storage spoil each other's."""
+        import fcntl
+
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.config_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            running = os.read(fd, 200).decode(errors="replace").strip() or "an unknown port"
+            os.close(fd)
+            raise RuntimeError(f"another Home Assistant already runs on {self.config_dir} (at {running}): stop it"
+                               " (Ctrl-C where it was started), or use another config dir") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, self.url.encode())
+        return fd
+
+    def _check_port(self) -> None:
+        """Refuse a port something listens on: hass would fail to bind it and keep running without HTTP, while
+        whatever holds the port answered in its place."""
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as hass binds: TIME_WAIT is no hindrance
+            try:
+                sock.bind(("127.0.0.1", self.port))
+            except OSError as err:
+                raise RuntimeError(f"port {self.port} on 127.0.0.1 is taken ({err.strerror}), by a program that is"
+                                   " not this Home Assistant: stop it, or choose another port (--port; without it a"
+                                   " free one is picked)") from None
+
     def _get(self, path: str) -> Response:
         try:
             return http("GET", self.url + path, token=self.token, timeout=5)
@@ -325,7 +383,13 @@ class DemoHomeAssistant:
             if self.process.poll() is not None:
                 raise RuntimeError(f"hass exited with code {self.process.returncode} while waiting for "
                                    f"{what}; log {self.log_path}:\n{self.log_tail()}")
-            if "Activating recovery mode" in self.log_tail(lines=10_000):
+            log = self.log_tail(lines=10_000)
+            if BIND_FAILED in log:  # another program took the port after the check: hass runs on without HTTP
+                line = next(line for line in log.splitlines() if BIND_FAILED in line)
+                raise RuntimeError(f"Home Assistant could not listen on 127.0.0.1:{self.port}: another program"
+                                   f" holds the port (its log: {line[line.index(BIND_FAILED):]}); start again on"
+                                   " another port (--port; without it a free one is picked)")
+            if "Activating recovery mode" in log:
                 raise RuntimeError(f"Home Assistant started in recovery mode (bad configuration?); "
                                    f"log {self.log_path}:\n{self.log_tail()}")
             try:

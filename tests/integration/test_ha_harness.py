@@ -1,6 +1,12 @@
 """The Home Assistant the integration tests run against: what the other tests rely on."""
 
+import socket
+import time
 import uuid
+
+import pytest
+
+from devtools.demo_ha import DemoHomeAssistant
 
 
 def discovery_directive(token: str) -> dict:
@@ -63,3 +69,32 @@ def test_restart_keeps_token_and_areas(make_ha):
     assert own.api("GET", "/api/").status == 200
     entity = own.ws_command({"type": "config/entity_registry/get", "entity_id": "light.kitchen_lights"})
     assert entity["area_id"] == area["area_id"]
+
+
+def test_a_second_start_never_hands_out_another_instances_url_and_token(make_ha, tmp_path):
+    """A second start on the same config dir, or on a port a Home Assistant holds, is refused at once: it never
+    waits, never truncates the running one's log, never reports the running one as its own."""
+    own = make_ha()
+    log = own.log_path.read_text()
+    for second, words in ((DemoHomeAssistant(own.config_dir, port=own.port), f"already runs on {own.config_dir}"),
+                          (DemoHomeAssistant(tmp_path / "fresh", port=own.port), f"port {own.port} on 127.0.0.1")):
+        with pytest.raises(RuntimeError) as refused:
+            second.start(timeout=20)
+        assert words in str(refused.value) and "onboarded" not in str(refused.value)
+        assert second.token is None and second.process is None
+    assert own.log_path.read_text().startswith(log)
+    assert own.api("GET", "/api/").status == 200
+
+
+def test_a_port_taken_after_the_check_is_reported_from_home_assistants_log(ha_venv, tmp_path, monkeypatch):
+    """Home Assistant keeps running when it cannot bind its port; its log line says so within a second."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # not Home Assistant; grabbed between check and bind
+        demo = DemoHomeAssistant(tmp_path / "config", port=taken.getsockname()[1])
+        monkeypatch.setattr(demo, "_check_port", lambda: None)
+        started = time.monotonic()
+        with pytest.raises(RuntimeError) as refused:
+            demo.start(timeout=100)
+    assert f"could not listen on 127.0.0.1:{demo.port}" in str(refused.value)
+    assert "Failed to create HTTP server at port" in str(refused.value)
+    assert time.monotonic() - started < 60  # not the whole timeout
+    assert demo.process is None  # stopped
