@@ -47,6 +47,7 @@ LOG_FILE = "hass.log"
 LOCK_FILE = "demo_ha.lock"  # held by the running hass; holds its URL
 BIND_FAILED = "Failed to create HTTP server at port"  # Home Assistant's log line when its port is taken
 READY_ENTITY = "light.kitchen_lights"
+AUTHORIZE_PAGE = "<!DOCTYPE html><html><head><title>Home Assistant</title></head><body>demo login</body></html>\n"
 USER = {"name": "Demo", "username": "demo", "password": "demo-password", "language": "en"}
 
 
@@ -336,6 +337,10 @@ class DemoHomeAssistant:
         config = template.substitute(port=self.port, config_dir=json.dumps(str(self.config_dir.resolve())),
                                      alexa=alexa, http=http)
         (self.config_dir / "configuration.yaml").write_text(config + "\n" + self.extra_config)
+        # The frontend's login page (/auth/authorize), where Alexa's account linking starts; the real one is in the
+        # frontend package, which the demo does not install (configuration.yaml: development_repo).
+        (self.config_dir / "hass_frontend").mkdir(exist_ok=True)
+        (self.config_dir / "hass_frontend" / "authorize.html").write_text(AUTHORIZE_PAGE)
 
     def _lock_config_dir(self) -> int:
         """Lock the config dir (an fd hass inherits): two Home Assistants on one .storage spoil each other's."""

@@ -85,6 +85,7 @@ class Outcome:
     status: str  # "ok", "warning" or "failed"
     detail: str
     fix: str | None = None
+    values: dict | None = None  # settings to copy somewhere, e.g. the Alexa console's
 
 
 def passed(detail: str) -> Outcome:
@@ -428,6 +429,62 @@ def check_latency(probe: Probe) -> Outcome:
     return passed(detail)
 
 
+# Alexa's account-linking client IDs: its redirect origins (trailing slash required), by the Amazon account's region.
+ALEXA_CLIENT_IDS = {
+    "https://pitangui.amazon.com/": "North America and Brazil",
+    "https://layla.amazon.com/": "Europe, India and the Middle East",
+    "https://alexa.amazon.co.jp/": "Japan and Australia",
+}
+FIX_LINKING_URL = (
+    "Alexa's servers link accounts only with an https:// URL on port 443 that is reachable from the internet and has"
+    " a publicly trusted certificate: serve Home Assistant that way (e.g. a reverse proxy with Let's Encrypt) and"
+    " use that URL in HA_URL and in the Alexa console"
+)
+
+
+def check_account_linking(probe: Probe) -> Outcome:
+    """Home Assistant's OAuth pages answer, and the values the Alexa console's Account Linking page needs."""
+    client, scheme = probe.client, urlsplit(settings().ha_url).scheme  # the URL without a user name or password
+    default_port = {"https": 443, "http": 80}.get(scheme)
+    host = f"[{client.host}]" if ":" in client.host else client.host
+    base = f"{scheme}://{host}{'' if client.port == default_port else f':{client.port}'}{client.base_path.rstrip('/')}"
+    values = {"Authorization URI": f"{base}/auth/authorize", "Access Token URI": f"{base}/auth/token",
+              "Client ID": ALEXA_CLIENT_IDS, "Your Secret": "anything: Home Assistant does not check it",
+              "Your Authentication Scheme": "Credentials in request body", "Scope": "smart_home"}
+    outcome, page = _get(probe, "/auth/authorize")
+    if outcome:
+        return outcome
+    if page.status != 200 or not page.content_type.startswith("text/html"):
+        return failed(f"GET /auth/authorize answered HTTP {page.status} ({page.content_type or 'no content type'}),"
+                      " not Home Assistant's login page: Alexa could not link accounts",
+                      "Home Assistant serves its login page with `frontend:` (part of default_config:); a reverse proxy"
+                      " must pass /auth/ to Home Assistant")
+    outcome, answer = _get(probe, "/auth/providers")
+    if outcome:
+        return outcome
+    providers = _json(answer, "providers") if answer.status == 200 else None
+    types = [p.get("type") for p in providers if isinstance(p, dict)] if isinstance(providers, list) else []
+    if not types:
+        return failed(f"GET /auth/providers answered HTTP {answer.status} without a login provider: nobody could log"
+                      " in to link Alexa", "check `auth_providers:` in configuration.yaml (the default,"
+                      " `homeassistant`, logs in with a user name and password)")
+    detail = (f"the login page and its providers answer ({', '.join(map(str, types))}); paste `values` into the"
+              f" Alexa console's Account Linking page: Authorization URI {values['Authorization URI']}, Access Token"
+              f" URI {values['Access Token URI']}, the Client ID of your Amazon account's region,"
+              " scheme Credentials in request body, scope smart_home")
+    problems = []
+    if scheme != "https":
+        problems.append("HA_URL is not https://")
+    elif client.port != 443:
+        problems.append(f"HA_URL uses port {client.port}, not 443")
+    if probe.addresses and all(_is_private(sockaddr[0]) for _, sockaddr in probe.addresses):
+        problems.append("HA_URL names a private address, which Alexa's servers cannot reach")
+    if problems:
+        return Outcome("warning", f"{detail}; but Alexa cannot link with this URL: {'; '.join(problems)}",
+                       FIX_LINKING_URL, values)
+    return Outcome("ok", detail, values=values)
+
+
 CHECKS = [  # (name, check, the checks it needs)
     ("url", check_url, ()),
     ("dns", check_dns, ("url",)),
@@ -439,6 +496,7 @@ CHECKS = [  # (name, check, the checks it needs)
     ("conversation", check_conversation, ("token",)),
     ("websocket", check_websocket, ("token",)),
     ("latency", check_latency, ("token",)),
+    ("account_linking", check_account_linking, ("token",)),
 ]
 
 
@@ -468,6 +526,8 @@ def examine(until: float) -> dict:
                  "ms": round((time.perf_counter() - started) * 1000, 1)}
         if outcome.fix and outcome.status != "ok":
             entry["fix"] = outcome.fix
+        if outcome.values:
+            entry["values"] = outcome.values
         report.append(entry)
     return _summary(report)
 

@@ -169,3 +169,16 @@ def test_an_expired_linked_token_is_expired_and_a_revoked_one_invalid(home, brid
     printed = output()
     assert "EXPIRED_AUTHORIZATION_CREDENTIAL" in printed
     assert expired not in printed and current not in printed
+
+
+def test_the_doctor_names_the_console_values_and_why_alexa_cannot_link_with_a_local_url(home, bridge_env):
+    bridge_env(HA_URL=home.url, HA_TOKEN=home.token)
+    answer = lambda_handler({"devices": {"action": "health"}}, FakeContext(remaining_ms=10_000))
+    check = next(entry for entry in answer["checks"] if entry["check"] == "account_linking")
+    assert check["status"] == "warning", check  # http:// on 127.0.0.1: Alexa's servers could not link
+    assert "not https://" in check["detail"] and "private address" in check["detail"]
+    assert check["values"]["Authorization URI"] == f"{home.url}/auth/authorize"
+    assert check["values"]["Access Token URI"] == f"{home.url}/auth/token"
+    assert set(check["values"]["Client ID"]) == set(CLIENT_IDS.values())
+    assert "homeassistant" in check["detail"]  # the login provider Home Assistant lists
+    assert answer["ok"] is True

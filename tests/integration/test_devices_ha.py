@@ -25,9 +25,10 @@ def bridge(ha, bridge_env):
 def test_the_doctor_passes_against_a_healthy_home_assistant(bridge):
     report = devices(action="health")
     # The demo's own Discovery answer breaks Alexa's rules in four endpoints, which the bridge repairs: a warning.
+    # And Alexa cannot link accounts through http://127.0.0.1: a warning too.
     assert statuses(report) == {**dict.fromkeys(
         ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency"], "ok"),
-        "alexa": "warning"}
+        "alexa": "warning", "account_linking": "warning"}
     assert report["ok"] is True
     checks = {entry["check"]: entry for entry in report["checks"]}
     assert "repaired 4" in checks["alexa"]["detail"] and "dropped" not in checks["alexa"]["detail"]

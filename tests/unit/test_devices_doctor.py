@@ -11,7 +11,8 @@ from ha_devices import doctor
 from support import TOKEN
 from test_ha_websocket import FakeHA, make_certificate, serve_home_assistant
 
-CHECK_NAMES = ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency"]
+CHECK_NAMES = ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency",
+               "account_linking"]
 ENDPOINT = {"endpointId": "light#kitchen", "friendlyName": "Kitchen", "description": "light.kitchen via HA",
             "manufacturerName": "Home Assistant", "displayCategories": ["LIGHT"],
             "capabilities": [{"type": "AlexaInterface", "interface": "Alexa", "version": "3"}]}
@@ -30,6 +31,9 @@ def healthy_rest(**overrides):
         "/api/alexa/smart_home": (200, discovery([ENDPOINT, {**ENDPOINT, "endpointId": "switch#fan"}])),
         "/api/conversation/process": (200, {"response": {"response_type": "action_done",
                                                          "speech": {"plain": {"speech": "Hello."}}}}),
+        "/auth/authorize": (200, b"<!DOCTYPE html><html><body>Home Assistant</body></html>", "text/html"),
+        "/auth/providers": (200, {"providers": [{"name": "Home Assistant Local", "id": None, "type": "homeassistant"}],
+                                  "preselect_remember_me": True}),
     }
     answers.update(overrides)
 
@@ -67,9 +71,11 @@ def test_a_healthy_home_assistant_passes_every_check(servers, bridge_env):
     bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
     report = examine()
     assert [entry["check"] for entry in report["checks"]] == CHECK_NAMES
-    assert {entry["check"]: entry["status"] for entry in report["checks"]} == dict.fromkeys(CHECK_NAMES, "ok")
+    # Alexa cannot link accounts with http://127.0.0.1:port: the only warning (the check's "ok" case is below).
+    assert {entry["check"]: entry["status"] for entry in report["checks"]} == {
+        **dict.fromkeys(CHECK_NAMES, "ok"), "account_linking": "warning"}
     assert report["ok"] is True
-    assert "advice" not in report
+    assert report["advice"] == doctor.FIX_LINKING_URL
     checks = by_name(report)
     assert "2 endpoints" in checks["alexa"]["detail"]
     assert "2025.4.4" in checks["version"]["detail"]
@@ -531,3 +537,80 @@ def test_a_home_over_alexas_300_says_what_is_left_out_and_proposes_a_filter(serv
     # too many, so input_number stays out; the sensors' 200 would not fit either.
     assert snippet == {"alexa": {"smart_home": {"filter": {"include_domains": ["light", "lock", "script", "scene"]}}}}
     assert "exposes 163 endpoints" in alexa["fix"] and "room for 137 more" in alexa["fix"]
+
+
+class ScriptedClient:
+    """The client's request(), answering from a table: the account_linking check on a URL a test cannot serve."""
+
+    def __init__(self, host, port, answers):
+        self.host, self.port, self.base_path, self.answers = host, port, "", answers
+
+    def request(self, method, path, *, token, until, body=None):
+        from gateway.ha_client import Response
+
+        status, payload, content_type = self.answers[path]
+        return Response(status, payload if isinstance(payload, bytes) else json.dumps(payload).encode(), content_type)
+
+
+LOGIN_PAGE = (200, b"<!DOCTYPE html><html></html>", "text/html; charset=utf-8")
+PROVIDERS = (200, {"providers": [{"name": "Home Assistant Local", "id": None, "type": "homeassistant"}]},
+             "application/json")
+
+
+def linking(bridge_env, url, address, answers=None) -> doctor.Outcome:
+    bridge_env(HA_URL=url, HA_TOKEN=TOKEN)
+    parts = doctor.urlsplit(url)
+    probe = doctor.Probe(time.monotonic() + 5, token=TOKEN, check_until=time.monotonic() + 5,
+                         addresses=[(socket.AF_INET, (address, parts.port or 443))])
+    probe.client = ScriptedClient(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                  answers or {"/auth/authorize": LOGIN_PAGE, "/auth/providers": PROVIDERS})
+    return doctor.check_account_linking(probe)
+
+
+def test_account_linking_gives_the_alexa_console_values(bridge_env):
+    outcome = linking(bridge_env, "https://user:pa55word@ha.example.com/", "93.184.215.14")
+    assert outcome.status == "ok", outcome
+    assert outcome.values == {
+        "Authorization URI": "https://ha.example.com/auth/authorize",
+        "Access Token URI": "https://ha.example.com/auth/token",
+        "Client ID": {"https://pitangui.amazon.com/": "North America and Brazil",
+                      "https://layla.amazon.com/": "Europe, India and the Middle East",
+                      "https://alexa.amazon.co.jp/": "Japan and Australia"},
+        "Your Secret": "anything: Home Assistant does not check it",
+        "Your Authentication Scheme": "Credentials in request body", "Scope": "smart_home"}
+    assert "https://ha.example.com/auth/authorize" in outcome.detail and "(homeassistant)" in outcome.detail
+
+
+@pytest.mark.parametrize("url, address, problems", [
+    ("https://ha.example.com:8123", "93.184.215.14", ["port 8123, not 443"]),
+    ("http://ha.example.com", "93.184.215.14", ["not https://"]),
+    ("https://ha.example.com", "192.168.1.20", ["private address"]),
+    ("http://homeassistant.local:8123", "10.0.0.2", ["not https://", "private address"]),
+])
+def test_account_linking_warns_about_a_url_alexa_cannot_link_with(bridge_env, url, address, problems):
+    outcome = linking(bridge_env, url, address)
+    assert outcome.status == "warning" and outcome.fix == doctor.FIX_LINKING_URL
+    assert all(problem in outcome.detail for problem in problems), outcome.detail
+    assert outcome.values["Authorization URI"] == url.rstrip("/") + "/auth/authorize"
+
+
+@pytest.mark.parametrize("answers, words", [
+    ({"/auth/authorize": (404, b"404: Not Found", "text/plain"), "/auth/providers": PROVIDERS},
+     "HTTP 404 (text/plain), not Home Assistant's login page"),
+    ({"/auth/authorize": (200, b"{}", "application/json"), "/auth/providers": PROVIDERS}, "not Home Assistant's"),
+    ({"/auth/authorize": LOGIN_PAGE, "/auth/providers": (200, {"providers": []}, "application/json")},
+     "without a login provider"),
+    ({"/auth/authorize": LOGIN_PAGE, "/auth/providers": (400, {"message": "Onboarding not finished"},
+                                                         "application/json")}, "HTTP 400 without a login provider"),
+])
+def test_account_linking_fails_when_home_assistant_cannot_log_anyone_in(bridge_env, answers, words):
+    outcome = linking(bridge_env, "https://ha.example.com", "93.184.215.14", answers)
+    assert outcome.status == "failed" and words in outcome.detail and outcome.fix
+
+
+def test_account_linking_in_the_report_carries_the_values(servers, bridge_env):
+    ha = servers()
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    entry = by_name(examine())["account_linking"]
+    assert entry["values"]["Authorization URI"] == f"{ha.url}/auth/authorize"
+    assert "not https://" in entry["detail"] and "private address" in entry["detail"]
