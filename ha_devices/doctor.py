@@ -485,6 +485,52 @@ def check_account_linking(probe: Probe) -> Outcome:
     return Outcome("ok", detail, values=values)
 
 
+FIX_EVENTS = (
+    "turn on *Send Alexa Events* on the Smart Home skill's Permissions page, put the Alexa Skill Messaging client ID"
+    " and secret it shows and your region's event endpoint under `alexa: smart_home:` (`client_id`,"
+    " `client_secret`, `endpoint`), restart Home Assistant, then disable and enable the skill in the Alexa app so"
+    " that Alexa sends a new AcceptGrant"
+)
+# What Home Assistant's Alexa integration logs when state reports fail (homeassistant/components/alexa: auth.py,
+# state_report.py), and what each means.
+ALEXA_LOG_MEANINGS = (
+    ("could not get access token", "Home Assistant has no Alexa event token: no AcceptGrant reached it since"
+                                   " `client_id`/`client_secret` were set, or it failed"),
+    ("LWA", "Home Assistant could not get or refresh its Alexa event token from Login with Amazon (wrong client ID or"
+            " secret, or an AcceptGrant code that was already used)"),
+    ("ChangeReport", "Alexa refused Home Assistant's state reports"),
+    ("report to Alexa", "Home Assistant's state reports to Alexa time out"),
+)
+STATE_REPORTS_UNSEEN = (
+    "the bridge cannot see whether Home Assistant holds Alexa's event token (from an AcceptGrant) or sends state"
+    " reports: they go from Home Assistant to Alexa directly; AcceptGrant itself passes through this function, whose"
+    " log says \"directive answered\" with Alexa.Authorization.AcceptGrant when it does"
+)
+
+
+def check_state_reports(probe: Probe) -> Outcome:
+    """What Home Assistant's log says about its state reports to Alexa; says what the bridge cannot see."""
+    try:
+        with ha_websocket.connect(probe.client, probe.token, probe.check_until) as ws:
+            records = ws.command({"type": "system_log/list"}, probe.check_until)
+    except ha_websocket.WebSocketCommandFailed as err:
+        return passed(f"Home Assistant's log is not readable with this token ({err.reason}; an administrator's token"
+                      f" can read it); {STATE_REPORTS_UNSEEN}")
+    except (HomeAssistantError, SecretError) as err:
+        return passed(f"Home Assistant's log could not be read ({getattr(err, 'detail', err)}); {STATE_REPORTS_UNSEEN}")
+    found = []
+    for record in records if isinstance(records, list) else []:
+        if not (isinstance(record, dict) and str(record.get("name", "")).startswith("homeassistant.components.alexa")):
+            continue
+        text = " ".join(map(str, record.get("message") or []))
+        meaning = next((m for pattern, m in ALEXA_LOG_MEANINGS if pattern in text), None)
+        if meaning:
+            found.append(f"{meaning} ({record.get('count', 1)}x, e.g. {text[:120]!r})")
+    if found:
+        return warned("Home Assistant's log: " + "; ".join(dict.fromkeys(found)), FIX_EVENTS)
+    return passed(f"no Alexa state report errors in Home Assistant's log; {STATE_REPORTS_UNSEEN}")
+
+
 CHECKS = [  # (name, check, the checks it needs)
     ("url", check_url, ()),
     ("dns", check_dns, ("url",)),
@@ -497,6 +543,7 @@ CHECKS = [  # (name, check, the checks it needs)
     ("websocket", check_websocket, ("token",)),
     ("latency", check_latency, ("token",)),
     ("account_linking", check_account_linking, ("token",)),
+    ("state_reports", check_state_reports, ("websocket",)),
 ]
 
 

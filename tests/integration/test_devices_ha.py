@@ -27,14 +27,16 @@ def test_the_doctor_passes_against_a_healthy_home_assistant(bridge):
     # The demo's own Discovery answer breaks Alexa's rules in four endpoints, which the bridge repairs: a warning.
     # And Alexa cannot link accounts through http://127.0.0.1: a warning too.
     assert statuses(report) == {**dict.fromkeys(
-        ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency"], "ok"),
-        "alexa": "warning", "account_linking": "warning"}
+        ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency",
+         "state_reports"], "ok"), "alexa": "warning", "account_linking": "warning"}
     assert report["ok"] is True
     checks = {entry["check"]: entry for entry in report["checks"]}
     assert "repaired 4" in checks["alexa"]["detail"] and "dropped" not in checks["alexa"]["detail"]
     version = bridge.api("GET", "/api/config").body["version"]
     assert f"Home Assistant {version}" in checks["version"]["detail"]
     assert f"(Home Assistant {version})" in checks["websocket"]["detail"]
+    # The demo's token is its owner's, an administrator's: Home Assistant's log is read, and has no Alexa errors.
+    assert checks["state_reports"]["detail"].startswith("no Alexa state report errors in Home Assistant's log")
     directive = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
                                           "messageId": "m"},
                                "payload": {"scope": {"type": "BearerToken", "token": bridge.token}}}}

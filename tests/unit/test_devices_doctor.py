@@ -12,7 +12,7 @@ from support import TOKEN
 from test_ha_websocket import FakeHA, make_certificate, serve_home_assistant
 
 CHECK_NAMES = ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency",
-               "account_linking"]
+               "account_linking", "state_reports"]
 ENDPOINT = {"endpointId": "light#kitchen", "friendlyName": "Kitchen", "description": "light.kitchen via HA",
             "manufacturerName": "Home Assistant", "displayCategories": ["LIGHT"],
             "capabilities": [{"type": "AlexaInterface", "interface": "Alexa", "version": "3"}]}
@@ -614,3 +614,37 @@ def test_account_linking_in_the_report_carries_the_values(servers, bridge_env):
     entry = by_name(examine())["account_linking"]
     assert entry["values"]["Authorization URI"] == f"{ha.url}/auth/authorize"
     assert "not https://" in entry["detail"] and "private address" in entry["detail"]
+
+
+def alexa_record(message, count=3, name="homeassistant.components.alexa.state_report"):
+    return {"name": name, "message": [message], "level": "ERROR", "source": ["x.py", 1], "timestamp": 1.0,
+            "exception": "", "count": count, "first_occurred": 1.0}
+
+
+@pytest.mark.parametrize("records, words", [
+    ([alexa_record("Error when sending ChangeReport to Alexa, could not get access token")],
+     "no Alexa event token: no AcceptGrant reached it"),
+    ([alexa_record("Error calling LWA to get auth token", name="homeassistant.components.alexa.auth")],
+     "could not get or refresh its Alexa event token from Login with Amazon"),
+    ([alexa_record("Error when sending ChangeReport for light.kitchen to Alexa: INVALID_ACCESS_TOKEN_EXCEPTION: x")],
+     "Alexa refused Home Assistant's state reports (3x"),
+])
+def test_state_report_errors_in_home_assistants_log_are_a_warning(servers, bridge_env, records, words):
+    noise = alexa_record("Setup failed for demo", name="homeassistant.setup")
+    ha = servers(websocket=serve_home_assistant({"system_log/list": [noise, *records]}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    check = by_name(examine())["state_reports"]
+    assert check["status"] == "warning" and words in check["detail"], check
+    assert "Send Alexa Events" in check["fix"] and "Setup failed" not in check["detail"]
+
+
+@pytest.mark.parametrize("log, words", [
+    ([alexa_record("Setup failed for demo", name="homeassistant.setup")], "no Alexa state report errors"),
+    ({"error": {"code": "unauthorized", "message": "Unauthorized"}}, "not readable with this token (unauthorized"),
+])
+def test_without_state_report_errors_the_doctor_says_what_it_cannot_see(servers, bridge_env, log, words):
+    ha = servers(websocket=serve_home_assistant({"system_log/list": log}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    check = by_name(examine())["state_reports"]
+    assert check["status"] == "ok" and words in check["detail"], check
+    assert "cannot see whether Home Assistant holds Alexa's event token" in check["detail"]
