@@ -80,7 +80,7 @@ def load_template(path: Path = TEMPLATE) -> dict:
             value = loader.construct_sequence(node, deep=True)
         else:
             value = loader.construct_mapping(node, deep=True)
-        return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+        return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
 
     Loader.add_multi_constructor("!", short_form)
     return yaml.load(path.read_text(), Loader=Loader)
