@@ -431,6 +431,38 @@ def test_an_untrusted_certificate_fails_and_still_shows_what_it_is(servers, brid
     assert checks["token"]["status"] == "skipped"
 
 
+# The advice for each is spelled out, not read from doctor.TLS_FIXES: swapped advice must fail a test.
+SELF_SIGNED_ADVICE = ("a self-signed certificate: use one from a public CA (e.g. Let's Encrypt), or set HA_CA_BUNDLE"
+                      " to it")
+PRIVATE_CA_ADVICE = "the chain ends in a private CA: use a certificate from a public CA, or set HA_CA_BUNDLE to your CA"
+
+
+def test_a_self_signed_certificate_gets_the_self_signed_advice(servers, bridge_env, tmp_path):
+    _, server_tls = make_certificate(tmp_path, names=("localhost", "127.0.0.1"))
+    ha = servers(tls=server_tls)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    assert "self-signed certificate" in by_name(report)["tls"]["detail"]
+    assert report["advice"] == SELF_SIGNED_ADVICE
+
+
+def test_a_chain_to_a_private_ca_gets_the_private_ca_advice(servers, bridge_env, tmp_path):
+    from test_tls import make_cert, pem
+
+    ca = make_cert("Home Private CA", ca=True)
+    leaf, key = make_cert("ha.home", ca, hosts=["127.0.0.1", "localhost"])
+    chain, key_file = tmp_path / "fullchain.pem", tmp_path / "key.pem"
+    chain.write_text(pem(leaf) + pem(ca[0]))  # the server sends its CA too, as a full chain does
+    key_file.write_text(pem(key=key))
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(chain, key_file)
+    ha = servers(tls=server_tls)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    report = examine()
+    assert "self-signed certificate in certificate chain" in by_name(report)["tls"]["detail"]
+    assert report["advice"] == PRIVATE_CA_ADVICE
+
+
 def test_a_certificate_for_another_name_fails_with_the_name_advice(servers, bridge_env, tmp_path):
     cert, server_tls = make_certificate(tmp_path, names=("ha.example.test",))
     ha = servers(tls=server_tls)

@@ -329,3 +329,10 @@ def test_a_big_home_is_logged_in_one_line_and_counted(fake_ha, bridge_env, alexa
                                                                                 "DiscoveryEndpointsRepaired")
                if name in line}
     assert metrics == {"DiscoveryEndpointsDropped": [752.0]}
+
+
+def test_alexa_gets_300_endpoints_at_most():
+    """Alexa's limit, spelled out: a raised constant must fail a test even where Amazon's schema is absent."""
+    kept, _, left_out = check_endpoints([endpoint(f"switch#s{i}", f"S {i}") for i in range(301)])
+    assert len(kept) == 300
+    assert [e["endpointId"] for e in left_out["Alexa takes at most 300 endpoints"]] == ["switch#s300"]

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -320,3 +321,87 @@ def test_a_ban_is_told_apart_from_a_rejected_token(fake_ha, bridge_env, answer, 
     event = lambda_handler(directive(), FakeContext())["event"]
     assert event["payload"]["type"] == "INVALID_AUTHORIZATION_CREDENTIAL"
     assert says in event["payload"]["message"] and does_not_say not in event["payload"]["message"]
+
+
+# --- the contract's facts, asserted directly: these hold, and are tested, without Amazon's schema file ----------
+
+
+def test_an_error_response_echoes_the_correlation_token_and_endpoint_but_never_the_scope_token(fake_ha, bridge_env):
+    ha = fake_ha(lambda *request: (500, b"500 Internal Server Error", {"Content-Type": "text/plain"}))
+    bridge_env(HA_URL=ha.url)
+    event = directive()
+    event["directive"]["endpoint"]["cookie"] = {"room": "kitchen"}
+    answer = lambda_handler(event, FakeContext())
+    header = answer["event"]["header"]
+    assert (header["namespace"], header["name"], header["payloadVersion"]) == ("Alexa", "ErrorResponse", "3")
+    assert header["correlationToken"] == "corr-1"
+    assert header["messageId"] not in ("", "m-1")
+    assert answer["event"]["endpoint"] == {"endpointId": "light#kitchen", "cookie": {"room": "kitchen"}}
+    assert answer["event"]["payload"]["type"] == "INTERNAL_ERROR"
+    assert TOKEN not in json.dumps(answer)
+
+
+@pytest.mark.parametrize("event", [directive(), discovery(), accept_grant()], ids=["endpoint.scope",
+                                                                                  "payload.scope", "grantee"])
+def test_the_directives_own_token_wins_over_ha_token(fake_ha, bridge_env, event):
+    ha = fake_ha(lambda *request: (200, {"event": {"header": {}, "payload": {}}}, None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN="operator-token")
+    lambda_handler(event, FakeContext())
+    assert ha.requests[0][2]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_the_deadline_keeps_a_margin_to_answer_and_alexas_budget():
+    from gateway.ha_client import deadline
+
+    class Context:
+        def __init__(self, remaining_ms):
+            self.remaining_ms = remaining_ms
+
+        def get_remaining_time_in_millis(self):
+            return self.remaining_ms
+
+    for remaining_ms, budget_s in ((2000, 1.7), (60_000, 6.5), (100, 0.0)):  # 0.3 s kept back; 6.5 s at most
+        assert deadline(Context(remaining_ms)) - time.monotonic() == pytest.approx(budget_s, abs=0.05)
+
+
+def test_a_hanging_ha_is_answered_while_lambda_still_waits(bridge_env):
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    try:
+        bridge_env(HA_URL=f"http://127.0.0.1:{listener.getsockname()[1]}")
+        context = FakeContext(remaining_ms=1500)
+        answer = lambda_handler(directive(), context)
+        assert context.get_remaining_time_in_millis() > 0, "answered after the Lambda deadline"
+        assert answer["event"]["payload"]["type"] == "BRIDGE_UNREACHABLE"
+    finally:
+        listener.close()
+
+
+def test_a_successful_directive_and_discovery_log_no_token(fake_ha):
+    """A fresh process at DEBUG, as on Lambda: answered directives (and a Discovery the guard repairs, which it
+    logs) print nothing of the token they carried."""
+    endpoint = {"endpointId": "light#kitchen", "friendlyName": "Kitchen", "description": "d", "manufacturerName": "m",
+                "displayCategories": None, "capabilities": [{"type": "AlexaInterface", "interface": "Alexa",
+                                                              "version": "3"}]}
+    found = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response", "payloadVersion": "3",
+                                  "messageId": "d"}, "payload": {"endpoints": [endpoint]}}}
+
+    def answer(method, path, headers, body):
+        event = json.loads(body)
+        return 200, found if event["directive"]["header"]["name"] == "Discover" else ha_response(event), None
+
+    ha = fake_ha(answer)
+    script = """
+import json, sys
+from fast_path import lambda_handler
+for event in json.loads(sys.argv[1]):
+    print(json.dumps(lambda_handler(event, None)))
+"""
+    env = {**os.environ, "HA_URL": ha.url, "POWERTOOLS_LOG_LEVEL": "DEBUG"}
+    env.pop("HA_TOKEN", None)
+    run = subprocess.run([sys.executable, "-c", script, json.dumps([directive(), discovery()])], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60, check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert output.count("directive answered") == 2 and "discovery answer changed" in output  # logs were captured
+    assert [headers["Authorization"] for _, _, headers, _ in ha.requests] == [f"Bearer {TOKEN}"] * 2
+    assert TOKEN not in output
