@@ -65,6 +65,8 @@ def send(handler, status: int, body: bytes, content_type="application/json", len
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(body) if length is None else length))
+    if handler.close_connection:  # a fault closes the connection after answering, and says so as servers do;
+        handler.send_header("Connection", "close")  # a silent close racing the next request is another fault
     handler.end_headers()
     handler.wfile.write(body)
 
