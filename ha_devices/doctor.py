@@ -395,6 +395,7 @@ def check_websocket(probe: Probe) -> Outcome:
             started = time.perf_counter()
             ws.command({"type": "ping"}, probe.check_until)
             ping_ms = round((time.perf_counter() - started) * 1000, 1)
+            user = _user_rights(ws, probe.check_until)
     except ha_websocket.WebSocketAuthFailed as err:
         return warned(f"the WebSocket API rejected the token ({err.detail})" + only, FIX_TOKEN)
     except HomeAssistantBadAnswer as err:
@@ -408,7 +409,20 @@ def check_websocket(probe: Probe) -> Outcome:
     except SecretError as err:
         return warned(str(err), FIX_HEADERS)
     version = f" (Home Assistant {ws.ha_version})" if ws.ha_version else ""
-    return passed(f"authenticated{version}; ping answered in {ping_ms} ms")
+    return passed(f"authenticated{version}; ping answered in {ping_ms} ms{user}")
+
+
+def _user_rights(ws, until: float) -> str:
+    """Whether the token's user is an administrator, for the report; "" when Home Assistant does not say."""
+    try:
+        user = ws.command({"type": "auth/current_user"}, until)
+    except ha_websocket.WebSocketCommandFailed:
+        return ""
+    is_admin = user.get("is_admin") if isinstance(user, dict) else None
+    if is_admin is False:
+        return ("; the token's user is not an administrator: the `call` action of services that need one (such"
+                " as homeassistant.restart) is refused")
+    return "; the token's user is an administrator" if is_admin is True else ""
 
 
 def check_latency(probe: Probe) -> Outcome:

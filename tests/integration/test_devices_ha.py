@@ -35,6 +35,7 @@ def test_the_doctor_passes_against_a_healthy_home_assistant(bridge):
     version = bridge.api("GET", "/api/config").body["version"]
     assert f"Home Assistant {version}" in checks["version"]["detail"]
     assert f"(Home Assistant {version})" in checks["websocket"]["detail"]
+    assert "the token's user is an administrator" in checks["websocket"]["detail"]
     # The demo's token is its owner's, an administrator's: Home Assistant's log is read, and has no Alexa errors.
     assert checks["state_reports"]["detail"].startswith("no Alexa state report errors in Home Assistant's log")
     directive = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",

@@ -49,7 +49,9 @@ def test_a_non_admin_user_a_bad_token_and_a_banned_address_each_get_their_own_an
     # A least-privilege user: the doctor passes, states are read, an administrator's service is refused for
     # what it is (Home Assistant answers it with the same 401 as a bad token). Failed login 1 of 3.
     bridge_env(HA_URL=own.url, HA_TOKEN=user_token)
-    assert checks(devices(action="health"))["token"]["status"] == "ok"
+    report = checks(devices(action="health"))
+    assert report["token"]["status"] == "ok"
+    assert "the token's user is not an administrator" in report["websocket"]["detail"]
     assert devices(action="state", entity_id=KITCHEN)["entity_id"] == KITCHEN
     refused = devices(action="call", domain="homeassistant", service="restart")["error"]
     assert refused["type"] == "INVALID_AUTHORIZATION"

@@ -336,6 +336,16 @@ def test_a_proxy_that_refuses_websockets_is_named(servers, bridge_env):
     assert report["ok"] is True
 
 
+@pytest.mark.parametrize("is_admin, words", [(False, "the token's user is not an administrator: the `call` action"),
+                                              (True, "the token's user is an administrator")])
+def test_the_websocket_check_says_whether_the_tokens_user_is_an_administrator(servers, bridge_env, is_admin, words):
+    user = {"id": "abc", "name": "Alexa bridge", "is_owner": False, "is_admin": is_admin, "credentials": []}
+    ha = servers(websocket=serve_home_assistant({"auth/current_user": user}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    websocket = by_name(examine())["websocket"]
+    assert websocket["status"] == "ok" and words in websocket["detail"]
+
+
 def test_a_websocket_that_rejects_the_token_is_named(servers, bridge_env):
     ha = servers(websocket=serve_home_assistant({}, token="another"))
     bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
