@@ -1,10 +1,11 @@
-"""Discovery at scale and bursts: part of `make bench`, or on its own: `python -m bench.scale [--homes 60,300,1100,2000]`.
+"""Discovery at scale and bursts: part of `make bench`, or alone: `python -m bench.scale [--homes 60,300,1100,2000]`.
 
 For each home size a real Home Assistant is started with the demo plus generated configuration
 (devtools.big_home), reached through bench/tls_proxy.py, and the built artifact answers Discoveries in fresh
 processes through the real Lambda runtime interface client, as in bench.run: a few cold ones, then warm ones in one
 process. The floor is the work no bridge can skip: `json.loads` of Home Assistant's answer plus the runtime's own
-serialisation of the bridge's answer (awslambdaric's encoder), timed on this Python in the same run.
+serialisation of the bridge's answer (awslambdaric's encoder), timed in a fresh process of the same Python between
+the warm invocations.
 
 Burst: 16 execution environments started at the same moment against the big home, each switching one light (an
 Alexa routine), then warm bursts of 16 at once in the same environments, counting new TLS connections at the proxy.
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("Discovery at scale (bench.scale)")
     group.add_argument("--homes", default=",".join(map(str, HOMES)), help="home sizes in endpoints, or 'none'")
     group.add_argument("--scale-cold", type=int, default=3, help="cold Discoveries per home (default 3)")
-    group.add_argument("--scale-warm", type=int, default=20, help="warm Discoveries per home (default 20)")
+    group.add_argument("--scale-warm", type=int, default=30, help="warm Discoveries per home (default 30)")
     group.add_argument("--burst-rounds", type=int, default=3, help="warm bursts after the cold one (default 3)")
 
 
@@ -129,37 +130,50 @@ def raw_discovery(ha, event: dict) -> bytes:
 
 
 FLOOR_SCRIPT = """
-import json, os, statistics, sys, time
+import json, sys, time
 from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 raw, answer = open(sys.argv[1], "rb").read(), json.load(open(sys.argv[2], encoding="utf-8"))
 marshaller = LambdaMarshaller()
-
-def cpu(work):
-    samples = []
-    for _ in range(int(sys.argv[3])):
-        started = time.thread_time_ns()
-        work()
-        samples.append((time.thread_time_ns() - started) / 1e6)
-    return statistics.median(samples)
-
-print(json.dumps({"loads_ms": cpu(lambda: json.loads(raw)),
-                  "dumps_ms": cpu(lambda: marshaller.marshal_response(answer)[0].encode())}))
+for _ in sys.stdin:
+    started = time.thread_time_ns()
+    json.loads(raw)
+    parsed = time.thread_time_ns()
+    marshaller.marshal_response(answer)[0].encode()
+    done = time.thread_time_ns()
+    print(json.dumps({"loads_ms": (parsed - started) / 1e6, "dumps_ms": (done - parsed) / 1e6}), flush=True)
 """
 
 
-def floor_cpu_ms(python, raw: bytes, answer: dict, repeat: int = 15) -> dict:
-    """CPU ms of json.loads(Home Assistant's answer) and of the runtime's serialisation of the bridge's answer
-    (awslambdaric's encoder, as on Lambda's python3.13), each the median of `repeat`, in a fresh process of the
-    functions' Python: its heap, and so the garbage collector's work, is a function's, not this benchmark's."""
-    with tempfile.TemporaryDirectory(prefix="bench-floor-") as work:
-        raw_file, answer_file = Path(work, "ha.json"), Path(work, "alexa.json")
+class Floor:
+    """The work no bridge can skip, timed on request in a fresh process of the functions' Python (its heap, and so
+    the garbage collector's work, is a function's): json.loads of Home Assistant's answer, then the runtime's
+    serialisation of the bridge's answer (awslambdaric's encoder, as on Lambda's python3.13). Asked between the
+    bridge's warm invocations, so that whatever else the machine does falls on both alike."""
+
+    def __init__(self, python, raw: bytes, answer: dict):
+        self.work = tempfile.TemporaryDirectory(prefix="bench-floor-")
+        raw_file, answer_file = Path(self.work.name, "ha.json"), Path(self.work.name, "alexa.json")
         raw_file.write_bytes(raw)
         answer_file.write_text(json.dumps(answer), encoding="utf-8")
-        out = subprocess.run([str(python), "-c", FLOOR_SCRIPT, str(raw_file), str(answer_file), str(repeat)],
-                             env={**os.environ, "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"},
-                             capture_output=True, text=True, check=True).stdout
-    floor = json.loads(out)
-    return {**floor, "ms": floor["loads_ms"] + floor["dumps_ms"]}
+        self.process = subprocess.Popen([str(python), "-c", FLOOR_SCRIPT, str(raw_file), str(answer_file)],
+                                        env={**os.environ, "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"},
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.samples: list[dict] = []
+        self.sample()
+        self.samples.clear()  # the first one warms up
+
+    def sample(self) -> None:
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        self.samples.append(json.loads(self.process.stdout.readline()))
+
+    def close(self) -> dict:
+        self.process.stdin.close()
+        self.process.wait(10)
+        self.work.cleanup()
+        loads, dumps = (statistics.median(s[key] for s in self.samples) for key in ("loads_ms", "dumps_ms"))
+        return {"loads_ms": loads, "dumps_ms": dumps, "samples": [s["loads_ms"] + s["dumps_ms"] for s in self.samples],
+                "ms": statistics.median(s["loads_ms"] + s["dumps_ms"] for s in self.samples)}
 
 
 def log_lines(result) -> int:
@@ -183,7 +197,16 @@ def measure_home(size: int, bench_for, variant, args) -> dict:
         bench = bench_for(proxy, event)
         cold = [bench.cold(variant) for _ in range(args.scale_cold)]
         runs: list = []
-        bench._invoke(variant, [event] * (args.scale_warm + 1), on_result=runs.append)
+        floor: list[Floor] = []
+
+        def events():  # this process's first request, then warm ones, each after a sample of the floor
+            yield event
+            floor.append(Floor(bench.python, raw, runs[0].response))
+            for _ in range(args.scale_warm):
+                floor[0].sample()
+                yield event
+
+        bench._invoke(variant, events(), on_result=runs.append)
         warm = runs[1:]
         for result in runs:
             if result.error is not None:
@@ -192,14 +215,15 @@ def measure_home(size: int, bench_for, variant, args) -> dict:
         figures = {
             "home": size, "offered": offered, "sent": len(answer["event"]["payload"]["endpoints"]),
             "ha_bytes": len(raw), "answer_bytes": len(json.dumps(answer, ensure_ascii=False).encode()),
-            "floor": floor_cpu_ms(bench.python, raw, answer),
+            "floor": floor[0].close(),
             "ha_ms": summary(metric(r, "HomeAssistantLatency") for r in warm),
             "ms": summary(r.duration_ms for r in warm), "cpu_ms": summary(r.cpu_ms for r in warm),
             "ms128": summary(model_128(r.duration_ms, r.cpu_ms) for r in warm),
             "cold_ms": summary(c["cold_ms"] for c in cold), "cold128_ms": summary(c["cold128_ms"] for c in cold),
             "rss_mb": max(r.max_memory_mb or 0 for r in runs), "log_lines": summary(log_lines(r) for r in warm),
         }
-        figures["cpu_ratio"] = figures["cpu_ms"]["median"] / figures["floor"]["ms"]
+        # Each warm invocation against the floor sample taken just before it: drifts in the machine's load cancel.
+        figures["cpu_ratio"] = statistics.median(r.cpu_ms / f for r, f in zip(warm, figures["floor"]["samples"]))
         if size == args.burst_home:
             print(f"bench.scale: burst of {BURST} cold starts against the {offered}-endpoint home",
                   file=sys.stderr, flush=True)
@@ -265,9 +289,9 @@ def markdown(report: dict) -> str:
            f"The artifact answering a Discovery of homes of growing size (devtools/big_home.py: the demo plus helpers,"
            f" scripts, sensors, lamps and plugs as YAML), {report['warm_runs']} warm requests in one process and"
            f" {report['cold_runs']} cold ones, {report['delay_ms']:g} ms round trip. Medians; times in ms. **CPU /"
-           " floor** is the warm invocation's CPU over the floor's: `json.loads` of Home Assistant's answer plus"
-           " the runtime's serialisation of the bridge's, timed on the same Python in the same run (goal for a"
-           " home over 1,000 endpoints: at most 1.5x).", "",
+           " floor** is the median of each warm invocation's CPU over the floor's, timed just before it in a fresh"
+           " process of the same Python: `json.loads` of Home Assistant's answer plus the runtime's serialisation"
+           " of the bridge's (goal for a home over 1,000 endpoints: at most 1.5x).", "",
            "| endpoints offered / sent | HA answer | bridge answer | HA call | warm invocation | its CPU | floor CPU |"
            " **CPU / floor** | modelled 128 MB | cold request | cold, 128 MB | peak RSS | log lines |",
            "| --- " * 13 + "|"]

@@ -15,7 +15,8 @@ DEMO_ENDPOINTS = 58  # what Home Assistant 2025.4's demo integration offers Alex
 # Shares of the endpoints added to the demo, as in the household of issue 9: mostly helpers and sensors.
 SHARES = {"input_boolean": 0.50, "sensor": 0.22, "script": 0.09, "binary_sensor": 0.05, "light": 0.04,
           "switch": 0.03, "input_number": 0.03, "input_button": 0.02, "timer": 0.01, "scene": 0.01}
-ROOMS = ["Kitchen", "Living Room", "Bedroom", "Bathroom", "Office", "Hall", "Garage", "Garden", "Küche", "Kinderzimmer"]
+ROOMS = ["Kitchen", "Living Room", "Bedroom", "Bathroom", "Office", "Hall", "Garage", "Garden", "Küche",
+         "Kinderzimmer"]
 
 
 def counts(endpoints: int) -> dict[str, int]:

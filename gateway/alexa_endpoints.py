@@ -154,6 +154,7 @@ def propose_filter(endpoints: list) -> tuple[list[str], int]:
     """Domains for `filter: include_domains:` that keep every device (class 1) and fill Alexa's 300 with whole
     domains of scenes, scripts, helpers, then read-only ones, in Home Assistant's order; and how many they expose."""
     counts = Counter(domain_of(endpoint) for endpoint in endpoints)
+    counts.pop("?", None)  # no domain to name
     classes = {domain_of(endpoint): priority(endpoint) for endpoint in endpoints}
     chosen = [domain for domain in counts if classes[domain] == 1]
     total = sum(counts[domain] for domain in chosen)

@@ -341,10 +341,11 @@ def _filter_fix(endpoints: list) -> str:
         return (f"the devices alone are {exposed} endpoints: Alexa takes {MAX_ENDPOINTS}; the bridge keeps the"
                 f" first of them. To choose, list them under `include_entities:` in the `filter:` of `alexa:"
                 f" smart_home:` in configuration.yaml")
+    room = f"; room for {MAX_ENDPOINTS - exposed} more under `include_entities:`" if exposed < MAX_ENDPOINTS else ""
     return (f"choose what Alexa gets: this `filter:` in configuration.yaml exposes {exposed} endpoints, every device"
             f" among them (it replaces a filter you have; with a filter, Home Assistant also exposes config and"
-            f" diagnostic entities of these domains: run the doctor again after the restart; room for"
-            f" {MAX_ENDPOINTS - exposed} more under `include_entities:`):\n{filter_snippet(domains)}")
+            f" diagnostic entities of these domains: run the doctor again after the restart{room}):\n"
+            f"{filter_snippet(domains)}")
 
 
 def _repaired_dropped(problems: list[dict]) -> str:
