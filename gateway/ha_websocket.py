@@ -9,7 +9,7 @@ import socket
 from collections import defaultdict, deque
 from urllib.parse import quote
 
-from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
+from gateway.errors import BANNED, BANNED_BODY, HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
 from gateway.ha_client import DeadlineSocket, left, unreachable
 
 WEBSOCKET_PATH = "/api/websocket"
@@ -175,6 +175,8 @@ def _failure(err: Exception) -> HomeAssistantError:
     if isinstance(err, websocket.WebSocketTimeoutException):
         return HomeAssistantUnreachable("timeout", "no answer before the deadline")
     if isinstance(err, websocket.WebSocketBadStatusException):
+        if err.status_code == 403 and (err.resp_body or b"").strip() == BANNED_BODY:
+            return HomeAssistantBadAnswer("banned", BANNED)
         return HomeAssistantBadAnswer(
             "upgrade_refused", f"HTTP {err.status_code} instead of a WebSocket upgrade at {WEBSOCKET_PATH}"
         )

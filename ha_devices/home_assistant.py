@@ -62,6 +62,8 @@ def translated(api: str, ha, secret: str):
     except HomeAssistantUnreachable as err:
         raise UnreachableError(f"Home Assistant is unreachable: {err.detail}") from None
     except HomeAssistantBadAnswer as err:
+        if err.reason == "banned":
+            raise AuthorizationError(BANNED) from None
         raise HomeAssistantFailure(f"Home Assistant's {api} answer was unusable: {err.detail}") from None
 
 

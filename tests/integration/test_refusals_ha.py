@@ -72,6 +72,7 @@ def test_a_non_admin_user_a_bad_token_and_a_banned_address_each_get_their_own_an
     assert report["summary"].startswith("failed at the token check") and "banned address" in report["summary"]
     assert report["advice"] == BANNED
     assert devices(action="state", entity_id=KITCHEN)["error"]["message"] == BANNED
+    assert devices(action="list")["error"]["message"] == BANNED  # the WebSocket upgrade gets the same 403
     payload = lambda_handler(turn_on_kitchen(own.token), FakeContext())["event"]["payload"]
     assert payload == {"type": "INVALID_AUTHORIZATION_CREDENTIAL", "message": BANNED}
     user = {"userId": "u", "accessToken": own.token}  # account-linked: the token is the user's own

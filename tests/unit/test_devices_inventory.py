@@ -176,6 +176,15 @@ def test_list_when_the_proxy_refuses_websockets(servers, bridge_env):
     assert "HTTP 502" in answer["error"]["message"]
 
 
+def test_list_from_a_banned_address_names_the_ban(servers, bridge_env):
+    """Home Assistant's ban refuses the WebSocket upgrade with the same bare 403 as a REST request."""
+    ha = servers(upgrade_status=403, upgrade_body=b"403: Forbidden")
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = devices(action="list")
+    assert answer["error"]["type"] == "INVALID_AUTHORIZATION"
+    assert "banned this address" in answer["error"]["message"] and "ip_bans.yaml" in answer["error"]["message"]
+
+
 def test_state_returns_the_entitys_state_without_its_context(servers, bridge_env):
     state = {"entity_id": "light.lamp", "state": "on", "attributes": {"brightness": 200},
              "last_changed": "t1", "last_updated": "t2", "context": {"user_id": "someone"}}

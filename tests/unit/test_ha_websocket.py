@@ -114,10 +114,11 @@ class FakeHA:
     WebSocket side (see `serve_home_assistant`). `tls` is an ssl.SSLContext for https/wss.
     """
 
-    def __init__(self, rest=None, websocket=None, tls: ssl.SSLContext | None = None, upgrade_status: int = 101):
+    def __init__(self, rest=None, websocket=None, tls: ssl.SSLContext | None = None, upgrade_status: int = 101,
+                 upgrade_body: bytes = b""):
         self.rest = rest or (lambda method, path, body: (404, {"message": "Not found"}))
         self.websocket = websocket or serve_home_assistant({})
-        self.upgrade_status = upgrade_status
+        self.upgrade_status, self.upgrade_body = upgrade_status, upgrade_body
         self.requests, self.peers = [], []
         fake = self
 
@@ -152,8 +153,9 @@ class FakeHA:
                 fake.requests.append(("WEBSOCKET", self.path, dict(self.headers), b""))
                 if fake.upgrade_status != 101:
                     self.send_response(fake.upgrade_status)
-                    self.send_header("Content-Length", "0")
+                    self.send_header("Content-Length", str(len(fake.upgrade_body)))
                     self.end_headers()
+                    self.wfile.write(fake.upgrade_body)
                     return
                 key = self.headers["Sec-WebSocket-Key"]
                 accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
