@@ -130,8 +130,9 @@ def entity_id_of(endpoint: dict) -> str | None:
     return endpoint_id.replace("#", ".", 1) if isinstance(endpoint_id, str) else None
 
 
-def discover(ha, secret: str, until: float) -> list | None:
-    """What Alexa discovers through the bridge from Home Assistant; None when HA has no Alexa endpoint."""
+def discover(ha, secret: str, until: float):
+    """What Alexa discovers through the bridge from Home Assistant (a gateway.alexa_endpoints.Checked: `kept`, and
+    what was `left_out` for Alexa's 300), or None when HA has no Alexa endpoint."""
     response = rest(ha, secret, "POST", SMART_HOME_PATH, until, body=discovery_directive(secret))
     if response.status == 404:
         return None
@@ -142,4 +143,4 @@ def discover(ha, secret: str, until: float) -> list | None:
     if endpoints is None:
         refusal = redacted(alexa_error(answer), ha, secret, MAX_MESSAGE_CHARS)
         raise HomeAssistantFailure(f"Home Assistant's Alexa endpoint refused the Discovery ({refusal})")
-    return check_endpoints(endpoints)[0]  # what the bridge passes on: Alexa never sees a dropped endpoint
+    return check_endpoints(endpoints)  # what the bridge passes on: Alexa never sees a dropped endpoint

@@ -21,6 +21,11 @@ NOT_EXPOSED = (
     " `alexa: smart_home:` leaves it out"
 )
 
+LEFT_OUT = (
+    "offered by Home Assistant, but Alexa takes at most 300 endpoints and the bridge sends devices first: the"
+    " doctor (`health`) proposes a `filter:` for `alexa: smart_home:` that chooses which"
+)
+
 
 def list_entities(until: float, domain: str | None = None, area: str | None = None) -> dict:
     """Every entity with its name, state, device and area, and whether Alexa discovers it."""
@@ -30,8 +35,10 @@ def list_entities(until: float, domain: str | None = None, area: str | None = No
     registries = home_assistant.websocket_results(ha, secret, REGISTRIES, until)
     areas = {a["area_id"]: a.get("name") or a["area_id"] for a in _records(registries["areas"], "area_id")}
     area_id = _area_id(area, areas) if area is not None else None
-    endpoints = home_assistant.discover(ha, secret, until)
-    discovered = None if endpoints is None else {home_assistant.entity_id_of(e) for e in endpoints}
+    checked = home_assistant.discover(ha, secret, until)
+    discovered = None if checked is None else {home_assistant.entity_id_of(e) for e in checked.kept}
+    left_out = set() if checked is None else {home_assistant.entity_id_of(e) for endpoints in checked.left_out.values()
+                                              for e in endpoints if isinstance(e, dict)}
 
     entries = {e["entity_id"]: e for e in _records(registries["entities"], "entity_id")}
     devices = {d["id"]: d for d in _records(registries["devices"], "id")}
@@ -55,13 +62,13 @@ def list_entities(until: float, domain: str | None = None, area: str | None = No
             "alexa": None if discovered is None else entity_id in discovered,
         }
         if row["alexa"] is False:
-            row["alexa_note"] = _why_not_discovered(entry, state)
+            row["alexa_note"] = LEFT_OUT if entity_id in left_out else _why_not_discovered(entry, state)
         rows.append(row)
     alexa = {"configured": discovered is not None}
     if discovered is None:
         alexa["note"] = NO_SMART_HOME
     else:
-        alexa["endpoints"] = len(endpoints)
+        alexa["endpoints"] = len(checked.kept)
     return {"count": len(rows), "entities": rows, "alexa": alexa}
 
 

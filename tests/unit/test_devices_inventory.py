@@ -393,3 +393,15 @@ def test_a_malformed_ha_url_is_not_repeated_as_it_may_hold_a_password(bridge_env
     assert answer["error"]["type"] == "CONFIGURATION_ERROR"
     assert "HA_URL must be an http:// or https:// URL" in answer["error"]["message"]
     assert "pa55word" not in json.dumps(answer)
+
+
+def test_an_entity_left_out_for_alexas_300_says_so_not_that_a_filter_excludes_it(listing):
+    switches = [endpoint(f"switch#plug_{i}") for i in range(300)]  # devices, like the fan, and before it
+    listing(discovery=(200, {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response"},
+                                       "payload": {"endpoints": [*switches, endpoint("fan#ceiling")]}}}))
+    answer = devices(action="list")
+    rows = {row["entity_id"]: row for row in answer["entities"]}
+    assert answer["alexa"] == {"configured": True, "endpoints": 300}
+    assert rows["fan.ceiling"]["alexa"] is False
+    assert rows["fan.ceiling"]["alexa_note"].startswith("offered by Home Assistant, but Alexa takes at most 300")
+    assert "filter" in rows["sun.sun"]["alexa_note"] and "300" not in rows["sun.sun"]["alexa_note"]
