@@ -236,7 +236,9 @@ def measure_home(size: int, bench_for, variant, args) -> dict:
 def measure(python, args, bench_factory, variant) -> dict:
     """Every home of `args.homes`; `bench_factory(python, proxy, event, memory)` is bench.run's Bench."""
     homes = [] if args.homes == "none" else [int(size) for size in args.homes.split(",")]
-    args.burst_home = max((h for h in homes if h <= 1500), default=max(homes, default=0))
+    if not homes:
+        return {}
+    args.burst_home = max((h for h in homes if h <= 1500), default=max(homes))  # the big home of the tests
     started, results = time.monotonic(), []
     for size in homes:
         print(f"bench.scale: home of about {size} endpoints", file=sys.stderr, flush=True)
@@ -244,8 +246,7 @@ def measure(python, args, bench_factory, variant) -> dict:
                                     variant, args))
     report = {"homes": results, "delay_ms": args.delay_ms, "elapsed_s": time.monotonic() - started,
               "cold_runs": args.scale_cold, "warm_runs": args.scale_warm}
-    if results:
-        report["png"] = draw(results)
+    report["png"] = draw(results)
     SCALE_JSON.parent.mkdir(parents=True, exist_ok=True)
     SCALE_JSON.write_text(json.dumps(report, indent=1) + "\n")
     return report
