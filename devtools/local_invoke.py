@@ -121,6 +121,7 @@ def lambda_env(memory: int, timeout: int, handler: str, task_root: str, variable
     return {**shell, "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
             "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout), "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",  # Lambda sets it (fast_path reads it); the emulator does not
             "LAMBDA_TASK_ROOT": task_root, "_HANDLER": handler, "PYTHONPATH": task_root,
             "PYTHONUNBUFFERED": "1",  # so each log line lands in its own invocation
             **variables}

@@ -24,7 +24,7 @@ def echo(event, context):
     print("handling", event)
     names = ("AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_EXECUTION_ENV", "_HANDLER",
              "LAMBDA_TASK_ROOT", "AWS_REGION", "POWERTOOLS_SERVICE_NAME", "HA_URL", "HA_TOKEN", "BRIDGE_PRELOAD",
-             "HA_VERIFY_TLS", "AWS_LAMBDA_MAX_CONCURRENCY", "HA_CA_BUNDLE")
+             "HA_VERIFY_TLS", "AWS_LAMBDA_MAX_CONCURRENCY", "HA_CA_BUNDLE", "AWS_LAMBDA_INITIALIZATION_TYPE")
     importable = {}
     for module in ("awslambdaric", "boto3", "pytest", "yaml", "requests"):
         try:
@@ -87,7 +87,7 @@ def test_first_invocation_is_cold_the_rest_warm_in_the_same_process(task_root, m
         "LAMBDA_TASK_ROOT": str(task_root.resolve()), "AWS_REGION": cold.response["env"]["AWS_REGION"],
         "POWERTOOLS_SERVICE_NAME": "ha-alexa-bridge", "BRIDGE_PRELOAD": "ha_alexa", "HA_VERIFY_TLS": "true",
         "HA_URL": "http://ha.invalid:8123", "HA_TOKEN": "t0ken", "AWS_LAMBDA_MAX_CONCURRENCY": None,
-        "HA_CA_BUNDLE": None}
+        "HA_CA_BUNDLE": None, "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}
     # Lambda's Python runtime: awslambdaric and boto3, nothing of the dev venv.
     assert cold.response["importable"] == {"awslambdaric": True, "boto3": True, "pytest": False, "yaml": False,
                                            "requests": False}
