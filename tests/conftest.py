@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from support import SCHEMA, FakeHomeAssistant
+from support import SCHEMA, FakeHomeAssistant, ScriptedServer
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +88,20 @@ def fake_ha():
         server = FakeHomeAssistant(answer)
         servers.append(server)
         return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def scripted():
+    """Start a ScriptedServer: `scripted(serve)`; closed after the test."""
+    servers = []
+
+    def start(serve):
+        servers.append(ScriptedServer(serve))
+        return servers[-1]
 
     yield start
     for server in servers:

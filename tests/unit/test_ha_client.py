@@ -10,7 +10,7 @@ import pytest
 from gateway import ha_client
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable, UnusableToken
 from gateway.ha_client import HomeAssistantClient
-from support import ScriptedServer, http_answer
+from support import http_answer
 
 
 def ok(*request):
@@ -147,19 +147,6 @@ def test_deadline_follows_the_lambda_context():
 
 # ---- issue 12: answers that close the connection, requests never sent twice, failures that leave no debris,
 # ---- one deadline for the whole exchange, hosts that cannot be resolved ----
-
-
-@pytest.fixture
-def scripted():
-    servers = []
-
-    def start(serve):
-        servers.append(ScriptedServer(serve))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def test_an_answer_that_closes_the_connection_is_an_answer(fake_ha):

@@ -10,23 +10,10 @@ import time
 import pytest
 
 from fast_path import lambda_handler
-from support import TOKEN, FakeContext, ScriptedServer, http_answer
+from support import TOKEN, FakeContext, http_answer
 from test_assist import skill_event
 from test_ha_websocket import WS_GUID
 from test_smart_home import assert_error, directive, ha_response
-
-
-@pytest.fixture
-def scripted():
-    servers = []
-
-    def start(serve):
-        servers.append(ScriptedServer(serve))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def answer_to(request: bytes, close=False) -> bytes:
