@@ -241,3 +241,32 @@ def test_cli_env_json_overrides_the_shell_and_says_what_sam_would_ignore(project
     assert (env["HA_URL"], env["HA_TOKEN"], env["HA_CA_BUNDLE"]) == ("http://env-json.invalid", "tok", "/ca.pem")
     assert "using Home Assistant at http://env-json.invalid" in err
     assert "env.json sets HA_CA_BUNDLE, which template.yaml does not declare" in err
+
+
+def test_without_the_sam_cli_the_message_says_how_to_get_the_emulator(monkeypatch):
+    import subprocess
+
+    from devtools import sam
+
+    def no_network():
+        raise subprocess.CalledProcessError(1, ["pip", "install", "aws-sam-cli"])
+
+    monkeypatch.setattr(sam, "ensure_sam_venv", no_network)
+    with pytest.raises(SystemExit, match="could not install the SAM CLI, which ships the emulator .*run `make lint`"):
+        local_invoke.emulator_binary()
+    monkeypatch.setattr(local_invoke.platform, "machine", lambda: "riscv64")
+    with pytest.raises(SystemExit, match="ships for x86_64 and arm64, not for riscv64"):
+        local_invoke.emulator_binary()
+
+
+def test_the_emulator_is_this_machines_binary_from_the_sam_cli_package(tmp_path, monkeypatch):
+    from devtools import sam
+
+    rapid = tmp_path / "lib" / "python3.13" / "site-packages" / "samcli" / "local" / "rapid"
+    rapid.mkdir(parents=True)
+    for arch in ("x86_64", "arm64"):
+        (rapid / f"aws-lambda-rie-{arch}").touch()
+    monkeypatch.setattr(sam, "ensure_sam_venv", lambda: tmp_path)
+    for machine, arch in (("x86_64", "x86_64"), ("AMD64", "x86_64"), ("aarch64", "arm64"), ("arm64", "arm64")):
+        monkeypatch.setattr(local_invoke.platform, "machine", lambda machine=machine: machine)
+        assert local_invoke.emulator_binary() == rapid / f"aws-lambda-rie-{arch}"
