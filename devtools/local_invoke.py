@@ -428,9 +428,9 @@ def main(argv: list[str] | None = None) -> int:
             return
         if not args.quiet:
             init = f"INIT {r.init_ms:.1f} ms, " if r.init_ms is not None else ""
+            why = "counts INIT in Duration and " if r.init_ms is not None else ""
             print(f"MEASURED {init}invocation {r.duration_ms:.1f} ms, peak memory {r.max_memory_mb or '?'} MB (the"
-                  " emulator's REPORT counts INIT in Duration and shows the memory size as used)",
-                  file=sys.stderr, flush=True)
+                  f" emulator's REPORT {why}shows the memory size as used)", file=sys.stderr, flush=True)
             if r.metrics:
                 print(f"METRICS {format_metrics(r.metrics)}", file=sys.stderr, flush=True)
         print(json.dumps(r.error if r.error is not None else r.response, indent=2), flush=True)
