@@ -82,10 +82,11 @@ def markdown(report: dict | None) -> str:
         return ""
     from bench.run import fmt, summary
 
-    out = ["", "## Cross-check: Amazon's Runtime Interface Emulator", "",
-           "The bridge artifact under the emulator (`aws-lambda-rie` from the SAM CLI package,"
-           f" devtools/local_invoke.py) and under the benchmark's own Runtime API, {report['runs']} rounds of a cold request and"
-           f" {report['warm']} warm ones each, alternating which runs first. Median (min-max), ms.", "",
+    intro = ("The bridge artifact under the emulator (`aws-lambda-rie` from the SAM CLI package,"
+             " devtools/local_invoke.py) and under the benchmark's own Runtime API,"
+             f" {report['runs']} rounds of a cold request and {report['warm']} warm ones each, alternating which runs"
+             " first. Median (min-max), ms.")
+    out = ["", "## Cross-check: Amazon's Runtime Interface Emulator", "", intro, "",
            "| | emulator | benchmark's Runtime API | emulator / benchmark | each median within the other's range |",
            "| --- | --- | --- | --- | --- |"]
     for row in agreement(report):
@@ -93,10 +94,10 @@ def markdown(report: dict | None) -> str:
         out.append(f"| {row['label']} | {fmt(row['emulator'])} | {fmt(row['runtime_api'])} | {ratio} |"
                    f" {'yes' if row['within'] else '**no**'} |")
     init, duration = summary(report["printed"]["init"]), summary(report["printed"]["duration"])
-    out += ["", f"As printed in the emulator's cold REPORT line: `Init Duration` {fmt(init, 2)} and `Duration`"
-            f" {fmt(duration)}: the emulator runs INIT inside the first invocation and bills it there, so the"
-            " figures above take INIT from its `INIT REPORT(durationMs)` line and subtract it from `Duration`."
-            " Its `Max Memory Used` is the configured memory size, not a measurement.", ""]
+    out += ["", (f"As printed in the emulator's cold REPORT line: `Init Duration` {fmt(init, 2)} and `Duration`"
+                 f" {fmt(duration)}: the emulator runs INIT inside the first invocation and bills it there, so the"
+                 " figures above take INIT from its `INIT REPORT(durationMs)` line and subtract it from `Duration`."
+                 " Its `Max Memory Used` is the configured memory size, not a measurement."), ""]
     return "\n".join(out)
 
 

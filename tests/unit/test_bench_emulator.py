@@ -10,9 +10,9 @@ def report(emulator_ms: dict, own_ms: dict) -> dict:
 
 
 def test_the_report_line_is_read_as_printed():
-    result = Result("r", logs=["START RequestId: r Version: $LATEST",
-                               "REPORT RequestId: r\tInit Duration: 0.06 ms\tDuration: 223.22 ms\tBilled Duration: 224"
-                               " ms\tMemory Size: 256 MB\tMax Memory Used: 256 MB\t"])
+    report = ("REPORT RequestId: r\tInit Duration: 0.06 ms\tDuration: 223.22 ms\tBilled Duration: 224 ms\t"
+              "Memory Size: 256 MB\tMax Memory Used: 256 MB\t")
+    result = Result("r", logs=["START RequestId: r Version: $LATEST", report])
     assert emulator._report_fields(result) == {"Init Duration": 0.06, "Duration": 223.22}
     assert emulator._report_fields(Result("r", logs=["no report"])) == {}
 

@@ -48,7 +48,8 @@ print(json.dumps(answer["event"]["payload"]["type"]))
 
 
 def region_rows() -> list[list[str]]:
-    rows = re.findall(r"^\s*\| `(\w+)` \| `([a-z0-9-]+)` \(.*?\) \| (.*?) \| `(https://[^`]+)` \|$", README, re.M)
+    row = r"^\s*\| `(\w+)` \| `([a-z0-9-]+)` \(.*?\) \| (.*?) \| `(https://[^`]+)` \|$"  # env, region, locales, ID
+    rows = re.findall(row, README, re.MULTILINE)
     assert len(rows) == 3, rows
     return rows
 
