@@ -13,7 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/alexa.json
 
-.PHONY: venv demo invoke test nginx unit unit-py311 lint build bench profile clean
+.PHONY: venv demo invoke test ruff nginx unit unit-py311 lint build bench profile clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.in requirements-dev.txt constraints.txt
@@ -27,8 +27,12 @@ demo invoke: venv
 	$(PY) -m devtools.local_invoke $(EVENT)
 
 ## The whole test suite: unit, template lint, integration against a real Home Assistant. CI runs this.
-test: venv unit-py311 nginx
+test: venv ruff unit-py311 nginx
 	$(PY) -m pytest -q tests
+
+## Lint the Python code with ruff (rules in pyproject.toml); `make test` runs it first, as it takes a second.
+ruff: venv
+	$(VENV)/bin/ruff check .
 
 # The integration tests put a real nginx in front of Home Assistant, as most owners who expose it do.
 nginx:
