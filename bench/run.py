@@ -280,7 +280,8 @@ def variants(work: Path, shims: Path, floor_answer: Path, candidates=()) -> list
     return [*extra,
         Variant("bridge", "bridge (artifact)", BUILD_DIR, {"BRIDGE_PRELOAD": "ha_alexa"},
                 note="preload ha_alexa + preconnect (the defaults)"),
-        Variant("bridge_nopyc", "bridge, no .pyc", nopyc, {"BRIDGE_PRELOAD": "ha_alexa", "PYTHONDONTWRITEBYTECODE": "1"},
+        Variant("bridge_nopyc", "bridge, no .pyc", nopyc,
+                {"BRIDGE_PRELOAD": "ha_alexa", "PYTHONDONTWRITEBYTECODE": "1"},
                 note="the artifact without any .pyc, none written: what SAM's default build ships"),
         Variant("eager", "baseline (a) eager", baseline_root("eager", work / "eager", EAGER_DISTRIBUTIONS)),
         Variant("one_file", "baseline (b) one-file proxy", baseline_root("one_file_proxy", work / "one_file")),
@@ -561,8 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (candidate / "lambda_function.py").exists():
             parser.error(f"--candidate {candidate}: no lambda_function.py there")
 
-    from bench.tls_proxy import ProxyProcess
     from bench import runtime_api
+    from bench.tls_proxy import ProxyProcess
     from devtools.demo_ha import HA_VERSIONS, DemoHomeAssistant
 
     runtime_api.ThreadingHTTPServer = QuietServer
@@ -610,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     stats = analyse(cold, warm)
     report = {
         "argv": " ".join(sys.argv[1:] if argv is None else argv) or "(defaults)",
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "elapsed_s": time.monotonic() - started, "machine": machine(), "load": [load_before, load_average()],
         "python": platform.python_version(), "cache_tag": sys.implementation.cache_tag,
         "awslambdaric": metadata.version("awslambdaric"),

@@ -223,7 +223,8 @@ def measure_home(size: int, bench_for, variant, args) -> dict:
             "rss_mb": max(r.max_memory_mb or 0 for r in runs), "log_lines": summary(log_lines(r) for r in warm),
         }
         # Each warm invocation against the floor sample taken just before it: drifts in the machine's load cancel.
-        figures["cpu_ratio"] = statistics.median(r.cpu_ms / f for r, f in zip(warm, figures["floor"]["samples"]))
+        pairs = zip(warm, figures["floor"]["samples"], strict=True)
+        figures["cpu_ratio"] = statistics.median(r.cpu_ms / f for r, f in pairs)
         if size == args.burst_home:
             print(f"bench.scale: burst of {BURST} cold starts against the {offered}-endpoint home",
                   file=sys.stderr, flush=True)

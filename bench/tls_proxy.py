@@ -45,7 +45,7 @@ def make_certificates(directory: Path, host: str = "127.0.0.1") -> tuple[Path, P
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench throwaway CA")])
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())

@@ -201,8 +201,8 @@ def emulator_binary() -> Path:
     try:
         sam_venv = ensure_sam_venv()
     except (OSError, subprocess.CalledProcessError) as err:
-        raise SystemExit(f"local_invoke: could not install the SAM CLI, which ships the emulator ({err}); run"
-                         " `make lint` once with access to PyPI, or set BRIDGE_CACHE to where it is installed")
+        raise SystemExit(f"local_invoke: could not install the SAM CLI, which ships the emulator ({err}); run `make"
+                         " lint` once with access to PyPI, or set BRIDGE_CACHE to where it is installed") from None
     found = sorted(sam_venv.glob(f"lib/python*/site-packages/samcli/local/rapid/aws-lambda-rie-{arch}"))
     if not found:
         raise SystemExit(f"local_invoke: no aws-lambda-rie-{arch} in {sam_venv}: delete that venv and rerun")

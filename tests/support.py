@@ -10,7 +10,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "alexa" / "alexa_smart_home_message_schema.json"
 TOKEN = "test-token-0123456789abcdef-SECRET"

@@ -46,7 +46,8 @@ def test_the_artifact_imports_from_its_pyc_alone(artifact, tmp_path):
         with open(task / module, "a") as source:
             source.write("\nraise RuntimeError('compiled from source')\n")
     subprocess.run(["chmod", "-R", "a-w", str(task)], check=True)
-    script = "import sys, lambda_function; print(sorted(m for m in ('ha_alexa', 'aws_lambda_powertools') if m in sys.modules))"
+    script = ("import sys, lambda_function;"
+              " print(sorted(m for m in ('ha_alexa', 'aws_lambda_powertools') if m in sys.modules))")
     run = subprocess.run([sys.executable, "-B", "-c", script], cwd=task, capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(task)}, timeout=60)
     assert run.returncode == 0, run.stderr

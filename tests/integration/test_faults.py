@@ -8,10 +8,10 @@ next request in the same process works; and nothing printed contains a token.
 import http.client
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
-from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -264,7 +264,7 @@ def test_discovery_of_the_real_home_assistant_is_repaired_not_dropped(ha, bridge
     repaired = {e["endpointId"] for e in straight if not e["displayCategories"]}
     assert {"binary_sensor#basement_floor_wet", "event#push_button_press"} <= repaired
     thermostats = {"climate#hvac", "climate#ecobee"}
-    for before, after in zip(straight, endpoints):
+    for before, after in zip(straight, endpoints, strict=True):
         if before["endpointId"] in repaired:
             assert after == {**before, "displayCategories": ["OTHER"]}
         elif before["endpointId"] in thermostats:

@@ -1,11 +1,10 @@
 """Home Assistant's refusals, told apart on every path: a bad token, a user who is not an administrator, and an
 address Home Assistant has banned after failed logins (a real ban, provoked in a test's own Home Assistant)."""
 
-from support import FakeContext
-
 from devtools.demo_ha import DemoHomeAssistant, http
 from fast_path import lambda_handler
 from gateway.errors import BANNED
+from support import FakeContext
 
 KITCHEN = "light.kitchen_lights"
 

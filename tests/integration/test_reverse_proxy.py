@@ -28,8 +28,9 @@ def test_every_directive_through_nginx_is_answered_when_it_closes_connections(ha
         name = ("TurnOff", "TurnOn")[n % 2]
         event = directive("Alexa.PowerController", name, ha.token, "light#ceiling_lights")
         answers.append(valid(alexa_schema, lambda_handler(event, FakeContext()))["header"]["name"])
-        state = wait_for_state(ha, "light.ceiling_lights", lambda s, want=name[4:].lower(): s["state"] == want)
-        assert state["state"] == name[4:].lower()
+        want = name[4:].lower()
+        state = wait_for_state(ha, "light.ceiling_lights", lambda s, want=want: s["state"] == want)
+        assert state["state"] == want
     assert answers == ["Response"] * 7  # before the fix, 2 of every 7 were INTERNAL_ERROR after HA did the work
     assert ha_client.default_client().connections_opened >= 3  # nginx did close the connection
 

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from support import FakeContext
 from fast_path import lambda_handler
+from support import FakeContext
 
 
 def directive(namespace, name, token, endpoint_id=None, payload=None):

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import FakeContext
 from fast_path import lambda_handler
 from ha_assist import progressive
 from ha_assist.speech import MAX_SSML_CHARS
+from support import FakeContext
 
 LINKED_TOKEN = "linked-token-abcdef0123456789-SECRET"
 OPERATOR_TOKEN = "operator-token-0123456789-SECRET"

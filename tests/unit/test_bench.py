@@ -16,8 +16,8 @@ import types
 import pytest
 
 from bench import run as bench_run
-from bench.tls_proxy import DelayedTLSProxy, ProxyProcess
 from bench.runtime_api import invoke
+from bench.tls_proxy import DelayedTLSProxy, ProxyProcess
 from support import ROOT, TOKEN
 
 DISCOVER_ANSWER = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response",

@@ -9,6 +9,7 @@ from ha_devices import handle
 from support import TOKEN, FakeContext
 from test_ha_websocket import FakeHA, serve_home_assistant
 
+
 def endpoint(endpoint_id: str) -> dict:
     """A Discovery endpoint that keeps to Alexa's rules (the bridge drops those that don't)."""
     return {"endpointId": endpoint_id, "friendlyName": endpoint_id, "description": "d", "manufacturerName": "m",

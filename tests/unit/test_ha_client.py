@@ -141,7 +141,8 @@ def test_deadline_follows_the_lambda_context():
         def get_remaining_time_in_millis(self):
             return 2000
 
-    assert ha_client.deadline(Context()) - time.monotonic() == pytest.approx(2.0 - ha_client.RESPONSE_MARGIN_S, abs=0.05)
+    expected = 2.0 - ha_client.RESPONSE_MARGIN_S
+    assert ha_client.deadline(Context()) - time.monotonic() == pytest.approx(expected, abs=0.05)
     assert ha_client.deadline(None) - time.monotonic() == pytest.approx(ha_client.ALEXA_BUDGET_S, abs=0.05)
 
 

@@ -89,7 +89,8 @@ def serve_home_assistant(commands: dict, token: str = TOKEN):
             if message["type"] == "ping":
                 peer.send({"id": message["id"], "type": "pong"})
                 continue
-            answer = commands.get(message["type"], {"error": {"code": "unknown_command", "message": "Unknown command."}})
+            unknown = {"error": {"code": "unknown_command", "message": "Unknown command."}}
+            answer = commands.get(message["type"], unknown)
             if callable(answer):
                 answer = answer(message, peer)
             if isinstance(answer, dict) and set(answer) == {"error"}:
@@ -197,7 +198,7 @@ def make_certificate(directory, names=("localhost", "127.0.0.1"), days=365, expi
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     start, end = (now - datetime.timedelta(days=30), now - datetime.timedelta(days=1)) if expired else (
         now - datetime.timedelta(hours=1), now + datetime.timedelta(days=days))
     alt = []

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from support import TOKEN, run_python
 from fast_path import classify
+from support import TOKEN, run_python
 
 HEAVY = ("boto3", "botocore", "requests", "websocket", "urllib3")
 DISCOVER = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",

@@ -9,15 +9,15 @@ import json
 import time
 
 import pytest
-from support import TOKEN, FakeContext
-from test_assist import assist_event
-from test_ha_websocket import FakeHA, WebSocketPeer
-from test_smart_home import directive
 
 from fast_path import lambda_handler
 from gateway import redact
 from gateway.ha_client import Response
 from gateway.secrets import SecretError
+from support import TOKEN, FakeContext
+from test_assist import assist_event
+from test_ha_websocket import FakeHA, WebSocketPeer
+from test_smart_home import directive
 
 LINKED = "linked-refresh-token-7f3a9c-SECRET"
 CF_HEADERS = {"CF-Access-Client-Id": "0c1d2e3f.access-ID", "CF-Access-Client-Secret": "cf-client-SECRET-5e6f7a8b9c"}

@@ -7,9 +7,9 @@ import sys
 import zipfile
 
 import pytest
-from support import ROOT
 
 from devtools import build_function
+from support import ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\]+)")
 HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}")
@@ -94,8 +94,9 @@ def test_the_build_refuses_a_wheel_whose_hash_does_not_match(index, tmp_path, ca
 
     # The same files install without hash checking: the hashes, nothing else, stopped them.
     control = tmp_path / "control"
-    run = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(control),
-                          *(f"{name}=={version}" for name, version, _ in entries)], capture_output=True, text=True, check=False)
+    pins = [f"{name}=={version}" for name, version, _ in entries]
+    run = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(control), *pins],
+                         capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert len(list(control.glob("swapped_*"))) == len(entries)
 

@@ -5,11 +5,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from support import TOKEN, FakeContext
 from devtools.demo_ha import free_port
 from fast_path import lambda_handler
 from gateway import secrets
 from gateway.secrets import SecretError, default_token
+from support import TOKEN, FakeContext
 
 PARAMETER = "/ha-alexa-bridge/token"
 SESSION_TOKEN = "session-token-from-lambda"

@@ -56,7 +56,7 @@ def region_rows() -> list[list[str]]:
 
 def test_each_region_row_names_its_samconfig_environment_and_client_id():
     samconfig = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    for environment, region, locales, client_id in region_rows():
+    for environment, region, _locales, client_id in region_rows():
         assert samconfig[environment]["global"]["parameters"]["region"] == region
         assert client_id in doctor.ALEXA_CLIENT_IDS and client_id.endswith("/")
     locales = {row[0]: row[2] for row in region_rows()}

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from support import ROOT, TOKEN, FakeContext
 from fast_path import lambda_handler
 from ha_alexa.directive import token_expired
+from support import ROOT, TOKEN, FakeContext
 
 
 def directive(namespace="Alexa.PowerController", name="TurnOn", token=TOKEN, endpoint_id="light#kitchen"):

@@ -104,7 +104,8 @@ def test_warmup_and_the_stack_output_follow_what_alexa_invokes(template):
 
 def test_environment_names_follow_the_design(function):
     assert set(function["Environment"]["Variables"]) == {
-        "HA_URL", "HA_VERIFY_TLS", "HA_TOKEN", "HA_TOKEN_PARAMETER", "HA_HEADERS_PARAMETER", "BRIDGE_PRELOAD", "ASSIST_AGENT_ID", "ASSIST_LANGUAGE",
+        "HA_URL", "HA_VERIFY_TLS", "HA_TOKEN", "HA_TOKEN_PARAMETER", "HA_HEADERS_PARAMETER", "BRIDGE_PRELOAD",
+        "ASSIST_AGENT_ID", "ASSIST_LANGUAGE",
         "ASSIST_ALLOW_OPERATOR_TOKEN",
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
     }  # fmt: skip
@@ -221,7 +222,8 @@ def translated():
     }
     cases |= {name: {"parameters": {name: value}} for name, value in PARAMETER_ONLY_CHANGES.items()}
     cases["everything"] = {"parameters": {**PARAMETER_ONLY_CHANGES, "ParameterKmsKeyArn": KMS_KEY,
-                                          "AssistSkillId": "amzn1.ask.skill.assist", "WarmupSchedule": "rate(5 minutes)"}}
+                                          "AssistSkillId": "amzn1.ask.skill.assist",
+                                          "WarmupSchedule": "rate(5 minutes)"}}
     return _translate(cases)
 
 

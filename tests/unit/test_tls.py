@@ -5,8 +5,8 @@ import datetime
 import ipaddress
 import json
 import ssl
-import time
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -23,7 +23,7 @@ from support import TOKEN, FakeContext, run_python
 
 EMPTY_DISCOVERY = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response",
                                       "payloadVersion": "3", "messageId": "m"}, "payload": {"endpoints": []}}}
-NOW = datetime.datetime.now(datetime.timezone.utc)
+NOW = datetime.datetime.now(datetime.UTC)
 DAY = datetime.timedelta(days=1)
 
 
