@@ -53,4 +53,5 @@ def error_message(response, client, token: str) -> str | None:
     if not isinstance(message, str):
         return None
     message = " ".join(redacted(message, client, token).split())  # one line, whatever it held
+    # Again after the joining: a secret with a space inside may only now appear as it was sent.
     return redacted(message, client, token, MAX_MESSAGE_CHARS) or None
