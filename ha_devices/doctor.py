@@ -461,8 +461,8 @@ def check_account_linking(probe: Probe) -> Outcome:
     """Home Assistant's OAuth pages answer, and the values the Alexa console's Account Linking page needs."""
     client, scheme = probe.client, urlsplit(settings().ha_url).scheme  # the URL without a user name or password
     default_port = {"https": 443, "http": 80}.get(scheme)
-    host = f"[{client.host}]" if ":" in client.host else client.host
-    base = f"{scheme}://{host}{'' if client.port == default_port else f':{client.port}'}{client.base_path.rstrip('/')}"
+    base = (f"{scheme}://{_hostport(client.host, client.port).removesuffix(f':{default_port}')}"
+            f"{client.base_path.rstrip('/')}")
     values = {"Authorization URI": f"{base}/auth/authorize", "Access Token URI": f"{base}/auth/token",
               "Client ID": ALEXA_CLIENT_IDS, "Your Secret": "anything: Home Assistant does not check it",
               "Your Authentication Scheme": "Credentials in request body", "Scope": "smart_home"}
