@@ -55,6 +55,11 @@ class Response:
         return json.loads(self.body)
 
 
+def hostport(host: str, port: int) -> str:
+    """`host:port` as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def left(until: float) -> float:
     """Seconds until `until`; raises TimeoutError once it has passed."""
     left = until - time.monotonic()

@@ -10,7 +10,7 @@ from collections import defaultdict, deque
 from urllib.parse import quote
 
 from gateway.errors import BANNED, BANNED_BODY, HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
-from gateway.ha_client import DeadlineSocket, left, unreachable
+from gateway.ha_client import DeadlineSocket, hostport, left, unreachable
 
 WEBSOCKET_PATH = "/api/websocket"
 # Answers that close a command: "result" for commands, "pong" for {"type": "ping"}.
@@ -27,9 +27,8 @@ class WebSocketCommandFailed(HomeAssistantError):
 
 def websocket_url(client) -> str:
     """The WebSocket URL of the Home Assistant that `client` (a HomeAssistantClient) talks to."""
-    host = f"[{client.host}]" if ":" in client.host else client.host
     scheme = "wss" if client.tls is not None else "ws"
-    return f"{scheme}://{host}:{client.port}{quote(client.base_path)}{WEBSOCKET_PATH}"
+    return f"{scheme}://{hostport(client.host, client.port)}{quote(client.base_path)}{WEBSOCKET_PATH}"
 
 
 class HomeAssistantWebSocket:

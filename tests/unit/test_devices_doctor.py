@@ -4,6 +4,7 @@ import json
 import socket
 import ssl
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -124,7 +125,7 @@ def test_a_host_that_does_not_resolve_fails_the_dns_check(bridge_env, monkeypatc
     def no_such_host(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(doctor.socket, "getaddrinfo", no_such_host)
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
     bridge_env(HA_URL="https://ha.example.test", HA_TOKEN=TOKEN)
     report = examine()
     checks = by_name(report)
@@ -142,7 +143,7 @@ def test_a_resolver_that_hangs_fails_the_dns_check_instead_of_stalling(bridge_en
             time.sleep(0.01)
         raise socket.gaierror(socket.EAI_AGAIN, "gave up")
 
-    monkeypatch.setattr(doctor.socket, "getaddrinfo", hanging)
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
     monkeypatch.setattr(doctor, "CHECK_TIMEOUT_S", 0.2)
     bridge_env(HA_URL="https://ha.example.test", HA_TOKEN=TOKEN)
     try:
@@ -601,7 +602,7 @@ PROVIDERS = (200, {"providers": [{"name": "Home Assistant Local", "id": None, "t
 
 def linking(bridge_env, url, address, answers=None) -> doctor.Outcome:
     bridge_env(HA_URL=url, HA_TOKEN=TOKEN)
-    parts = doctor.urlsplit(url)
+    parts = urlsplit(url)
     probe = doctor.Probe(time.monotonic() + 5, token=TOKEN, check_until=time.monotonic() + 5,
                          addresses=[(socket.AF_INET, (address, parts.port or 443))])
     probe.client = ScriptedClient(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),

@@ -1,0 +1,49 @@
+"""The doctor's advice: what an owner does about each fault a check finds, in words the report repeats."""
+
+FIX_URL = "set HA_URL to the external base URL of your Home Assistant, e.g. https://ha.example.com"
+FIX_UNREACHABLE = (
+    "make Home Assistant reachable from the internet at HA_URL: it must be running, and your router or firewall"
+    " must forward the port to it (AWS Lambda runs outside your network)"
+)
+FIX_PROXY = (
+    "the server at HA_URL accepts connections but does not answer like Home Assistant: check the reverse proxy"
+    " or tunnel in front of it"
+)
+FIX_TOKEN = (
+    "the token was rejected: create a long-lived access token (Home Assistant profile, Security tab) and put it"
+    " into HA_TOKEN or the SSM parameter named by HA_TOKEN_PARAMETER"
+)
+FIX_HEADERS = (
+    "HA_HEADERS_PARAMETER must name a readable SSM SecureString holding a JSON object of header names to values"
+)
+FIX_DISCOVERY = (
+    "an endpoint that breaks Alexa's discovery rules can make Alexa fail the discovery of every device; the bridge"
+    " mends or leaves out those listed: fix the entity in Home Assistant (name, category) or exclude it with the"
+    " `filter:` under `alexa: smart_home:`"
+)
+FIX_NO_ALEXA = "add `alexa: smart_home:` to Home Assistant's configuration.yaml and restart Home Assistant"
+TLS_FIXES = {
+    10: "the certificate has expired: renew it (Let's Encrypt certificates last 90 days: check the renewal)",
+    18: "a self-signed certificate: use one from a public CA (e.g. Let's Encrypt), or set HA_CA_BUNDLE to it",
+    19: "the chain ends in a private CA: use a certificate from a public CA, or set HA_CA_BUNDLE to your CA",
+    20: "the server does not send the intermediate certificates: serve the full chain (fullchain.pem)",
+    21: "the server does not send the intermediate certificates: serve the full chain (fullchain.pem)",
+    62: "the certificate is for another name: use the host name it was issued for in HA_URL, or get one for it",
+    64: "the certificate is not for this IP address: use the host name it was issued for in HA_URL",
+}
+FIX_TLS = "fix the server's certificate, or set HA_CA_BUNDLE to the CA that issued it"
+FIX_CLIENT_CERT = (
+    "the server (or the proxy in front of it) wants a client certificate it accepts (mutual TLS): set"
+    " HA_CLIENT_CERT and HA_CLIENT_KEY to a certificate and key it trusts"
+)
+FIX_LINKING_URL = (
+    "Alexa's servers link accounts only with an https:// URL on port 443 that is reachable from the internet and has"
+    " a publicly trusted certificate: serve Home Assistant that way (e.g. a reverse proxy with Let's Encrypt) and"
+    " use that URL in HA_URL and in the Alexa console"
+)
+FIX_EVENTS = (
+    "turn on *Send Alexa Events* on the Smart Home skill's Permissions page, put the Alexa Skill Messaging client ID"
+    " and secret it shows and your region's event endpoint under `alexa: smart_home:` (`client_id`,"
+    " `client_secret`, `endpoint`), restart Home Assistant, then disable and enable the skill in the Alexa app so"
+    " that Alexa sends a new AcceptGrant"
+)

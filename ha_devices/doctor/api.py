@@ -1,0 +1,260 @@
+"""The doctor's checks of Home Assistant's APIs: the token, the version, Alexa Smart Home, conversation,
+the WebSocket API and the round trip."""
+
+import statistics
+import time
+from collections import Counter
+
+from gateway import ha_websocket
+from gateway.alexa_endpoints import MAX_ENDPOINTS, check_endpoints, domain_of, filter_snippet, propose_filter, summary
+from gateway.config import settings
+from gateway.errors import (
+    BANNED,
+    BANNED_BODY,
+    HomeAssistantBadAnswer,
+    HomeAssistantError,
+    HomeAssistantUnreachable,
+    banned,
+)
+from gateway.redact import error_message
+from gateway.secrets import SecretError, default_token
+from ha_devices import home_assistant
+from ha_devices.doctor.advice import FIX_DISCOVERY, FIX_HEADERS, FIX_NO_ALEXA, FIX_PROXY, FIX_TOKEN
+from ha_devices.doctor.outcome import Outcome, Probe, failed, passed, warned
+
+LATENCY_ROUNDS = 3
+SLOW_MS = 1500.0  # Alexa waits 8 s for the whole answer; a slower round trip leaves too little of it
+# A question Home Assistant's built-in agent answers in each language without touching a device, so that an error
+# answer means the agent does not understand the language (HassGetCurrentTime).
+CONVERSATION_PROBES = {"en": "what time is it", "de": "wie spät ist es", "fr": "quelle heure est-il",
+                       "es": "qué hora es", "it": "che ore sono", "nl": "hoe laat is het"}
+
+
+
+def check_token(probe: Probe) -> Outcome:
+    s = settings()
+    source = "HA_TOKEN" if s.ha_token else f"SSM parameter {s.ha_token_parameter}"
+    try:
+        probe.token = default_token()
+    except SecretError as err:
+        return failed(str(err), "give the function's role ssm:GetParameter on the parameter (and kms:Decrypt"
+                                " for its key), and check the parameter's name in HA_TOKEN_PARAMETER")
+    if not probe.token:
+        return failed("no token is configured", "set HA_TOKEN, or HA_TOKEN_PARAMETER to an SSM SecureString holding"
+                                                " a long-lived access token")
+    outcome, response = http_get(probe, "/api/")
+    if outcome:
+        return outcome
+    if banned(response):
+        return failed(f"Home Assistant answered HTTP 403 ({BANNED_BODY.decode()!r}), its answer to a banned address:"
+                      " it did not even read the token", BANNED)
+    if response.status == 403:
+        return failed(f"GET /api/ answered HTTP 403 ({response.content_type or 'no content type'}), which is not"
+                      " Home Assistant's own answer", "something in front of Home Assistant (a proxy, Cloudflare"
+                      " Access, a firewall rule) refuses the request: check its rules, and HA_HEADERS_PARAMETER")
+    if response.status == 401:
+        return failed(f"the token from {source} was rejected (HTTP 401)", FIX_TOKEN)
+    if response.status == 404:
+        return failed("GET /api/ answered HTTP 404: that is not Home Assistant's API",
+                      "HA_URL must be the base URL of Home Assistant itself, and the `api:` integration (part of"
+                      " default_config:) must be loaded")
+    if response.status != 200:
+        return failed(f"GET /api/ answered HTTP {response.status}", FIX_PROXY)
+    message = error_message(response, probe.client, probe.token)
+    if message is None:
+        return failed(f"GET /api/ answered {response.content_type or 'no content type'}, not Home Assistant's API",
+                      "something in front of Home Assistant (a login page, Cloudflare Access, a proxy) answers"
+                      " instead of it")
+    return passed(f"the token from {source} was accepted ({message})")
+
+
+def check_version(probe: Probe) -> Outcome:
+    outcome, response = http_get(probe, "/api/config")
+    if outcome:
+        return outcome
+    version = json_field(response, "version") if response.status == 200 else None
+    if version is None:
+        return failed(f"GET /api/config answered HTTP {response.status} without a version", FIX_PROXY)
+    name = json_field(response, "location_name")
+    probe.language = json_field(response, "language") or ""
+    return passed(f"Home Assistant {version}" + (f" ({name})" if name else ""))
+
+
+def check_alexa(probe: Probe) -> Outcome:
+    started = time.perf_counter()
+    try:
+        response = probe.client.request("POST", home_assistant.SMART_HOME_PATH, token=probe.token,
+                                        until=probe.check_until, body=home_assistant.discovery_directive(probe.token))
+    except HomeAssistantError as err:
+        return failed(f"POST {home_assistant.SMART_HOME_PATH} failed ({err.detail})", FIX_PROXY)
+    except SecretError as err:
+        return failed(str(err), FIX_HEADERS)
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    if response.status == 404:
+        return failed(f"POST {home_assistant.SMART_HOME_PATH} answered HTTP 404: Home Assistant has no Alexa"
+                      " Smart Home endpoint", FIX_NO_ALEXA)
+    if response.status != 200:
+        return failed(f"POST {home_assistant.SMART_HOME_PATH} answered HTTP {response.status}", FIX_PROXY)
+    try:
+        answer = response.json()
+    except ValueError:
+        return failed("Home Assistant's Alexa endpoint answered with something that is not JSON", FIX_PROXY)
+    endpoints = home_assistant.discovered_endpoints(answer)
+    if endpoints is None:
+        return failed(f"Home Assistant refused the Discovery ({home_assistant.alexa_error(answer)})",
+                      "read Home Assistant's log for the Alexa integration's error")
+    if not endpoints:
+        return failed("a Discovery found no endpoints: Alexa would discover no devices",
+                      "Home Assistant exposes nothing to Alexa: check the `filter:` under `alexa: smart_home:`"
+                      " (without one, every supported entity is exposed)")
+    checked = check_endpoints(endpoints)
+    kept, problems = checked.kept, checked.problems
+    found = f"a Discovery found {len(kept)} endpoints in {ms} ms: the devices Alexa discovers"
+    if checked.left_out:
+        return warned(_left_out(endpoints, checked), _filter_fix(endpoints))
+    if problems:
+        listed = "; ".join(f"{p['endpointId']} {p['action']}: {p['reason']}" for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        return warned(f"{found}; the bridge {_repaired_dropped(problems)} so that Alexa accepts the rest: "
+                      f"{listed}{more}", FIX_DISCOVERY)
+    return passed(found)
+
+
+def _left_out(endpoints: list, checked) -> str:
+    """`1,157 offered, Alexa takes 300: 857 left out: 601 input_boolean, ...`, and what else the bridge changed."""
+    said = summary(checked, len(endpoints))
+    domains = ", ".join(f"{count:,} {domain}" for domain, count in said["dropped_domains"].items())
+    kept = Counter(domain_of(endpoint) for endpoint in checked.kept)
+    text = (f"{len(endpoints):,} offered, Alexa takes {MAX_ENDPOINTS}: {said['dropped']:,} left out: {domains}; "
+            f"Alexa gets {len(checked.kept)}: " + ", ".join(f"{n} {domain}" for domain, n in kept.most_common()))
+    reasons = "; ".join(f"{count} {reason}" for reason, count in said["reasons"].items())
+    return f"{text} (why: {reasons})"
+
+
+def _filter_fix(endpoints: list) -> str:
+    domains, exposed = propose_filter(endpoints)
+    if exposed > MAX_ENDPOINTS:
+        return (f"the devices alone are {exposed} endpoints: Alexa takes {MAX_ENDPOINTS}; the bridge keeps the"
+                f" first of them. To choose, list them under `include_entities:` in the `filter:` of `alexa:"
+                f" smart_home:` in configuration.yaml")
+    room = f"; room for {MAX_ENDPOINTS - exposed} more under `include_entities:`" if exposed < MAX_ENDPOINTS else ""
+    return (f"choose what Alexa gets: this `filter:` in configuration.yaml exposes {exposed} endpoints, every device"
+            f" among them (it replaces a filter you have; with a filter, Home Assistant also exposes config and"
+            f" diagnostic entities of these domains: run the doctor again after the restart{room}):\n"
+            f"{filter_snippet(domains)}")
+
+
+def _repaired_dropped(problems: list[dict]) -> str:
+    counts = {action: sum(p["action"] == action for p in problems) for action in ("repaired", "dropped")}
+    return " and ".join(f"{action} {count}" for action, count in counts.items() if count)
+
+
+def check_conversation(probe: Probe) -> Outcome:
+    s = settings()
+    language = s.assist_language or probe.language or "en"
+    text = CONVERSATION_PROBES.get(language.split("-")[0].lower(), CONVERSATION_PROBES["en"])
+    body = {"text": text, "language": language}
+    if s.assist_agent_id:
+        body["agent_id"] = s.assist_agent_id
+    try:
+        response = probe.client.request("POST", "/api/conversation/process", token=probe.token,
+                                        until=probe.check_until, body=body)
+    except HomeAssistantError as err:
+        return warned(f"POST /api/conversation/process failed ({err.detail})", FIX_PROXY)
+    except SecretError as err:
+        return warned(str(err), FIX_HEADERS)
+    only = "; only the Alexa custom skill needs it"
+    if response.status == 404:
+        return warned("POST /api/conversation/process answered HTTP 404: no conversation API" + only,
+                      "add `conversation:` (part of default_config:) to configuration.yaml")
+    answer = json_field(response, "response") if response.status == 200 else None
+    if not isinstance(answer, dict):
+        return warned(f"POST /api/conversation/process answered HTTP {response.status}" + only,
+                      "check ASSIST_AGENT_ID and ASSIST_LANGUAGE, and Home Assistant's log")
+    speech = ((answer.get("speech") or {}).get("plain") or {}).get("speech") or ""
+    shown = speech if len(speech) <= 80 else speech[:77] + "..."
+    agent = s.assist_agent_id or "Home Assistant's default agent"
+    where = "ASSIST_LANGUAGE" if s.assist_language else (
+        "Home Assistant's language; without ASSIST_LANGUAGE the skill sends each request's locale")
+    asked = f"{agent} answered {text!r} in {language} ({where})"
+    if answer.get("response_type") == "error":
+        code = (answer.get("data") or {}).get("code") or "no code"
+        return warned(f"{asked} with an error ({code}): {shown!r}" + only,
+                      f"the agent does not understand {language}: set ASSIST_LANGUAGE to a language it supports, or"
+                      " ASSIST_AGENT_ID to an agent that speaks this one (Home Assistant: Settings, Voice assistants)")
+    return passed(f"{asked} ({answer.get('response_type')}): {shown!r}")
+
+
+def check_websocket(probe: Probe) -> Outcome:
+    only = "; only the `list` action needs it"
+    try:
+        with ha_websocket.connect(probe.client, probe.token, probe.check_until) as ws:
+            started = time.perf_counter()
+            ws.command({"type": "ping"}, probe.check_until)
+            ping_ms = round((time.perf_counter() - started) * 1000, 1)
+            user = _user_rights(ws, probe.check_until)
+    except ha_websocket.WebSocketAuthFailed as err:
+        return warned(f"the WebSocket API rejected the token ({err.detail})" + only, FIX_TOKEN)
+    except HomeAssistantBadAnswer as err:
+        return warned(f"the WebSocket API failed ({err.detail})" + only,
+                      "your reverse proxy must pass WebSocket upgrades for /api/websocket (nginx: proxy_http_version"
+                      " 1.1 and the Upgrade and Connection headers)")
+    except HomeAssistantUnreachable as err:
+        return warned(f"the WebSocket API is unreachable ({err.detail})" + only, FIX_PROXY)
+    except HomeAssistantError as err:
+        return warned(f"the WebSocket API failed ({err.detail})" + only, FIX_PROXY)
+    except SecretError as err:
+        return warned(str(err), FIX_HEADERS)
+    version = f" (Home Assistant {ws.ha_version})" if ws.ha_version else ""
+    return passed(f"authenticated{version}; ping answered in {ping_ms} ms{user}")
+
+
+def _user_rights(ws, until: float) -> str:
+    """Whether the token's user is an administrator, for the report; "" when Home Assistant does not say."""
+    try:
+        user = ws.command({"type": "auth/current_user"}, until)
+    except ha_websocket.WebSocketCommandFailed:
+        return ""
+    is_admin = user.get("is_admin") if isinstance(user, dict) else None
+    if is_admin is False:
+        return ("; the token's user is not an administrator: the `call` action of services that need one (such"
+                " as homeassistant.restart) is refused")
+    return "; the token's user is an administrator" if is_admin is True else ""
+
+
+def check_latency(probe: Probe) -> Outcome:
+    rounds = []
+    for _ in range(LATENCY_ROUNDS):
+        started = time.perf_counter()
+        outcome, _response = http_get(probe, "/api/")
+        if outcome:
+            return outcome
+        rounds.append((time.perf_counter() - started) * 1000)
+    median = statistics.median(rounds)
+    detail = (f"GET /api/ round trip: median {median:.1f} ms (min {min(rounds):.1f}, max {max(rounds):.1f},"
+              f" {len(rounds)} requests over the kept-alive connection)")
+    if median > SLOW_MS:
+        return warned(detail + "; Alexa allows 8 s for the whole answer",
+                      "Home Assistant or the way to it is slow: check its load, and deploy the function in the AWS"
+                      " region nearest to it")
+    return passed(detail)
+
+
+def http_get(probe: Probe, path: str):
+    """(None, response), or (a failed Outcome, None) when no HTTP answer came."""
+    try:
+        return None, probe.client.request("GET", path, token=probe.token, until=probe.check_until)
+    except HomeAssistantUnreachable as err:
+        return failed(f"GET {path} got no answer ({err.detail})", FIX_PROXY), None
+    except HomeAssistantBadAnswer as err:
+        return failed(f"GET {path} got an unusable answer ({err.detail})", FIX_PROXY), None
+    except SecretError as err:
+        return failed(str(err), FIX_HEADERS), None
+
+
+def json_field(response, key: str):
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    return answer.get(key) if isinstance(answer, dict) else None
