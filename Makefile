@@ -13,7 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/alexa.json
 
-.PHONY: venv demo invoke test ruff nginx unit unit-py311 lint build bench profile clean
+.PHONY: venv demo invoke test ruff imports nginx unit unit-py311 lint build bench profile clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.in requirements-dev.txt constraints.txt
@@ -27,12 +27,17 @@ demo invoke: venv
 	$(PY) -m devtools.local_invoke $(EVENT)
 
 ## The whole test suite: unit, template lint, integration against a real Home Assistant. CI runs this.
-test: venv ruff unit-py311 nginx
+test: venv ruff imports unit-py311 nginx
 	$(PY) -m pytest -q tests
 
 ## Lint the Python code with ruff (rules in pyproject.toml); `make test` runs it first, as it takes a second.
 ruff: venv
 	$(VENV)/bin/ruff check .
+
+## Check the layering with import-linter (contracts in pyproject.toml): lambda_function -> fast_path -> features
+## -> gateway, no feature imports another, the shipped code never imports bench, devtools or the tests.
+imports: venv
+	$(VENV)/bin/lint-imports
 
 # The integration tests put a real nginx in front of Home Assistant, as most owners who expose it do.
 nginx:
