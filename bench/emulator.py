@@ -7,17 +7,18 @@ proxy, alternating which goes first. The emulator's figures are its `INIT REPORT
 `Duration` minus that INIT (its REPORT counts the INIT it ran on the first invocation in `Duration`, and prints a
 near-zero `Init Duration`: both are shown as printed).
 
-`python -m bench.emulator [--runs 5] [--warm 10]` runs this section alone; `make bench` runs it after the rest.
+`python -m bench.run emulator [--runs 5] [--warm 10]` runs this section alone; `make bench` runs it after the rest.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import re
 import sys
-import tempfile
-from pathlib import Path
+
+from bench.report import fmt
+from bench.runner import check
+from bench.stats import summary
+from devtools import local_invoke
 
 
 def _report_fields(result) -> dict:
@@ -31,11 +32,7 @@ def _report_fields(result) -> dict:
 def measure(bench, variant, runs: int, warm: int) -> dict:
     """`runs` rounds: the bridge once under the emulator and once under the benchmark's Runtime API, each a cold
     request and `warm` warm ones, in alternating order."""
-    from bench.run import check
-    from devtools import local_invoke
-
-    env = {"HA_URL": bench.proxy.url, "HA_CA_BUNDLE": bench.proxy.ca_file, "HA_TOKEN": "", "HA_TOKEN_PARAMETER": "",
-           "HA_VERIFY_TLS": "true", **variant.env}
+    env = bench.env(variant)
     data = {key: {"init_ms": [], "first_ms": [], "warm_ms": []} for key in ("emulator", "runtime_api")}
     printed = {"init": [], "duration": []}
     events = [bench.event] * (warm + 1)
@@ -51,7 +48,7 @@ def measure(bench, variant, runs: int, warm: int) -> dict:
                 printed["init"].append(fields.get("Init Duration"))
                 printed["duration"].append(fields.get("Duration"))
             else:
-                results = bench._invoke(variant, events)
+                results = bench.invoke(variant, events)
             for result in results:
                 check(variant, result)
             data[key]["init_ms"].append(results[0].init_ms)
@@ -65,8 +62,6 @@ ROWS = (("INIT", "init_ms"), ("first invocation", "first_ms"), ("warm invocation
 
 def agreement(report: dict) -> list[dict]:
     """Per row: both summaries, the ratio of medians, and whether each median lies within the other's range."""
-    from bench.run import summary
-
     rows = []
     for label, key in ROWS:
         emu, own = (summary(report["data"][side][key]) for side in ("emulator", "runtime_api"))
@@ -80,8 +75,6 @@ def agreement(report: dict) -> list[dict]:
 def markdown(report: dict | None) -> str:
     if not report:
         return ""
-    from bench.run import fmt, summary
-
     intro = ("The bridge artifact under the emulator (`aws-lambda-rie` from the SAM CLI package,"
              " devtools/local_invoke.py) and under the benchmark's own Runtime API,"
              f" {report['runs']} rounds of a cold request and {report['warm']} warm ones each, alternating which runs"
@@ -99,31 +92,3 @@ def markdown(report: dict | None) -> str:
                  " figures above take INIT from its `INIT REPORT(durationMs)` line and subtract it from `Duration`."
                  " Its `Max Memory Used` is the configured memory size, not a measurement."), ""]
     return "\n".join(out)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from bench import run, runtime_api
-    from bench.tls_proxy import ProxyProcess
-    from devtools.demo_ha import DemoHomeAssistant
-
-    parser = argparse.ArgumentParser(prog="python -m bench.emulator", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--warm", type=int, default=10)
-    parser.add_argument("--delay-ms", type=float, default=40.0)
-    parser.add_argument("--memory", type=int, default=256)
-    args = parser.parse_args(argv)
-    runtime_api.ThreadingHTTPServer = run.QuietServer
-    run.ensure_artifact("auto")
-    with contextlib.ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-emulator-")))
-        ha = stack.enter_context(DemoHomeAssistant())
-        proxy = stack.enter_context(ProxyProcess(ha.url, args.delay_ms))
-        bench = run.Bench(run.make_runtime(work / "runtime"), proxy, run.discovery(ha.token), args.memory)
-        variant = run.Variant("bridge", "bridge (artifact)", run.BUILD_DIR, {"BRIDGE_PRELOAD": "ha_alexa"})
-        bench.cold(variant)  # discarded: fills the disk cache
-        print(markdown(measure(bench, variant, args.runs, args.warm)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -31,6 +32,14 @@ INIT_LIMIT_S = 10.0  # how long Lambda lets INIT run
 PASS_NAMES = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
               "AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL"}
 PASS_PREFIXES = ("HA_", "ASSIST_", "BRIDGE_", "POWERTOOLS_", "AWS_")
+
+
+@dataclass
+class Run(Result):
+    """A Result with the moments it was timed at: time.perf_counter() seconds, the clock every process shares
+    (CLOCK_MONOTONIC), so a function's own readings can be placed on the same time line (bench.init_path)."""
+
+    marks: dict = field(default_factory=dict)  # started (cold only), next (end of INIT), handout, response
 
 
 class _RuntimeAPI(BaseHTTPRequestHandler):
@@ -77,6 +86,17 @@ class _RuntimeAPI(BaseHTTPRequestHandler):
         self._reply(202, b'{"status": "OK"}')
 
 
+class _Server(ThreadingHTTPServer):
+    """The Runtime API's server, without the traceback printed when a process is killed while its keep-alive
+    connection waits: the benchmark ends every process that way."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Sandbox:
     """One execution environment: a Runtime API server and the awslambdaric process polling it."""
 
@@ -85,8 +105,8 @@ class _Sandbox:
         self.memory, self.echo, self.init_ms, self.logs = memory, echo, None, []
         self.init_cpu_ms = None
         self.function_arn = f"arn:aws:lambda:{env['AWS_REGION']}:123456789012:function:{FUNCTION_NAME}"
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _RuntimeAPI)
-        self.server.daemon_threads, self.server.sandbox = True, self
+        self.server = _Server(("127.0.0.1", 0), _RuntimeAPI)
+        self.server.sandbox = self
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self.server.server_address[1]}"}
         self.started = time.perf_counter()
@@ -111,7 +131,7 @@ class _Sandbox:
             timeout = 0
 
     def invoke(self, event: object, timeout: float) -> Result:
-        r = Result(request_id=str(uuid.uuid4()))
+        r = Run(request_id=str(uuid.uuid4()))
         self.logs, cold, handed, cpu_handed = r.logs, self.init_ms is None, None, None
         self.log(f"START RequestId: {r.request_id} Version: $LATEST")
         self.events.put((r.request_id, json.dumps(event).encode(), timeout))
@@ -137,9 +157,12 @@ class _Sandbox:
                 continue
             if kind == "next" and self.init_ms is None:
                 self.init_ms, self.init_cpu_ms = (when - self.started) * 1000, cpu
+                r.marks.update(started=self.started, next=when)
             elif kind == "handout":
                 handed, limit, cpu_handed = when, when + timeout, cpu
+                r.marks["handout"] = when
             elif kind in ("response", "error", "init_error"):
+                r.marks["response"] = when
                 if self.init_ms is None:  # INIT failed: it lasted until the init error
                     self.init_ms = (when - self.started) * 1000
                 r.duration_ms, r.max_memory_mb = (when - (handed or when)) * 1000, memory

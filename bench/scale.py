@@ -1,11 +1,11 @@
-"""Discovery at scale and bursts: part of `make bench`, or alone: `python -m bench.scale [--homes 60,300,1100,2000]`.
+"""Discovery at scale and bursts: part of `make bench`, or alone: `python -m bench.run scale [--homes 60,300,1100]`.
 
 For each home size a real Home Assistant is started with the demo plus generated configuration
 (devtools.big_home), reached through bench/tls_proxy.py, and the built artifact answers Discoveries in fresh
-processes through the real Lambda runtime interface client, as in bench.run: a few cold ones, then warm ones in one
-process. The floor is the work no bridge can skip: `json.loads` of Home Assistant's answer plus the runtime's own
-serialisation of the bridge's answer (awslambdaric's encoder), timed in a fresh process of the same Python between
-the warm invocations.
+processes through the real Lambda runtime interface client (bench.runner), as in the cold table: a few cold ones,
+then warm ones in one process. The floor is the work no bridge can skip: `json.loads` of Home Assistant's answer
+plus the runtime's own serialisation of the bridge's answer (awslambdaric's encoder), timed in a fresh process of
+the same Python between the warm invocations.
 
 Burst: 16 execution environments started at the same moment against the big home, each switching one light (an
 Alexa routine), then warm bursts of 16 at once in the same environments, counting new TLS connections at the proxy.
@@ -25,6 +25,10 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from bench.runner import Bench, metric
+from bench.stats import model_128, percentile, summary
+from bench.variants import discovery
 
 BENCH_DIR = Path(__file__).resolve().parent
 PNG = BENCH_DIR / "results" / "discovery-at-scale.png"
@@ -92,11 +96,6 @@ def burst_events(token: str, rounds: int) -> list[list]:
     """Per environment, a TurnOn / TurnOff of its own lamp of the big home, one per round."""
     return [[power_directive(f"light#big_lamp_{i}", token, ("TurnOn", "TurnOff")[r % 2]) for r in range(rounds)]
             for i in range(BURST)]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
 
 
 def burst_figures(rounds: list[list], marks: list[int]) -> dict:
@@ -181,9 +180,9 @@ def log_lines(result) -> int:
     return sum(not line.startswith(("START ", "END ", "REPORT ")) for line in result.logs)
 
 
-def measure_home(size: int, bench_for, variant, args) -> dict:
-    """One home: start its Home Assistant and proxy, measure cold and warm Discoveries of `variant`."""
-    from bench.run import discovery, metric, model_128, summary
+def measure_home(size: int, python, variant, args, burst_home: int | None = None) -> dict:
+    """One home: start its Home Assistant and proxy, measure cold and warm Discoveries of `variant` (and a burst
+    when `size` is `burst_home`)."""
     from bench.tls_proxy import ProxyProcess
     from devtools.big_home import home_config
     from devtools.demo_ha import DemoHomeAssistant
@@ -194,7 +193,7 @@ def measure_home(size: int, bench_for, variant, args) -> dict:
         event = discovery(ha.token)
         raw = raw_discovery(ha, event)
         offered = len(json.loads(raw)["event"]["payload"]["endpoints"])
-        bench = bench_for(proxy, event)
+        bench = Bench(python, proxy, event, args.memory)
         cold = [bench.cold(variant) for _ in range(args.scale_cold)]
         runs: list = []
         floor: list[Floor] = []
@@ -206,7 +205,7 @@ def measure_home(size: int, bench_for, variant, args) -> dict:
                 floor[0].sample()
                 yield event
 
-        bench._invoke(variant, events(), on_result=runs.append)
+        bench.invoke(variant, events(), on_result=runs.append)
         warm = runs[1:]
         for result in runs:
             if result.error is not None:
@@ -225,26 +224,25 @@ def measure_home(size: int, bench_for, variant, args) -> dict:
         # Each warm invocation against the floor sample taken just before it: drifts in the machine's load cancel.
         pairs = zip(warm, figures["floor"]["samples"], strict=True)
         figures["cpu_ratio"] = statistics.median(r.cpu_ms / f for r, f in pairs)
-        if size == args.burst_home:
+        if size == burst_home:
             print(f"bench.scale: burst of {BURST} cold starts against the {offered}-endpoint home",
                   file=sys.stderr, flush=True)
-            rounds, marks = burst(lambda events, on_result: bench._invoke(variant, events, on_result=on_result),
+            rounds, marks = burst(lambda events, on_result: bench.invoke(variant, events, on_result=on_result),
                                   burst_events(ha.token, args.burst_rounds + 1), lambda: proxy.connections)
             figures["burst"] = burst_figures(rounds, marks)
     return figures
 
 
-def measure(python, args, bench_factory, variant) -> dict:
-    """Every home of `args.homes`; `bench_factory(python, proxy, event, memory)` is bench.run's Bench."""
+def measure(python, variant, args) -> dict:
+    """Every home of `args.homes` (the options of add_arguments, and delay_ms and memory), with `python`."""
     homes = [] if args.homes == "none" else [int(size) for size in args.homes.split(",")]
     if not homes:
         return {}
-    args.burst_home = max((h for h in homes if h <= 1500), default=max(homes))  # the big home of the tests
+    burst_home = max((h for h in homes if h <= 1500), default=max(homes))  # the big home of the tests
     started, results = time.monotonic(), []
     for size in homes:
         print(f"bench.scale: home of about {size} endpoints", file=sys.stderr, flush=True)
-        results.append(measure_home(size, lambda proxy, event: bench_factory(python, proxy, event, args.memory),
-                                    variant, args))
+        results.append(measure_home(size, python, variant, args, burst_home))
     report = {"homes": results, "delay_ms": args.delay_ms, "elapsed_s": time.monotonic() - started,
               "cold_runs": args.scale_cold, "warm_runs": args.scale_warm}
     report["png"] = draw(results)
@@ -323,33 +321,3 @@ def markdown(report: dict) -> str:
             out.append(f"| warm bursts: invocation | {warm['median']:.0f} | {warm['p95']:.0f} | {warm['max']:.0f} |"
                        f" {b['warm_new_connections']} new |")
     return "\n".join(out) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Only this section: builds the artifact if needed, prints the tables (bench.run writes them into RESULTS.md)."""
-    from bench import run
-
-    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--delay-ms", type=float, default=40.0)
-    parser.add_argument("--memory", type=int, default=256)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    from bench import runtime_api
-
-    runtime_api.ThreadingHTTPServer = run.QuietServer
-    run.ensure_artifact("auto")
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as work:
-        python = run.make_runtime(Path(work) / "runtime")
-        report = measure(python, args, run.Bench, bridge_variant())
-    print(markdown(report))
-    return 0
-
-
-def bridge_variant():
-    from bench.run import BUILD_DIR, Variant
-
-    return Variant("bridge", "bridge (artifact)", BUILD_DIR, {"BRIDGE_PRELOAD": "ha_alexa"})
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,8 +7,9 @@ import pytest
 import yaml
 
 from bench import scale
-from bench.run import PROJECT_ROOT, Bench, Variant
+from bench.runner import Bench
 from bench.tls_proxy import ProxyProcess
+from bench.variants import PROJECT_ROOT, bridge
 from devtools.big_home import home_config
 from devtools.demo_ha import DemoHomeAssistant
 from fast_path import lambda_handler
@@ -97,9 +98,9 @@ def test_the_doctor_counts_what_is_left_out_and_its_filter_brings_the_home_under
 def test_16_cold_starts_at_once_all_answer_in_time_and_warm_bursts_reuse_their_connections(big_ha, alexa_schema):
     with ProxyProcess(big_ha.url, delay_ms=10) as proxy:
         bench = Bench(sys.executable, proxy, None, 256)
-        variant = Variant("bridge", "bridge (source)", PROJECT_ROOT, {"BRIDGE_PRELOAD": "ha_alexa"})
+        variant = bridge(PROJECT_ROOT, "bridge (source)")
         rounds, connections = scale.burst(
-            lambda events, on_result: bench._invoke(variant, events, on_result=on_result),
+            lambda events, on_result: bench.invoke(variant, events, on_result=on_result),
             scale.burst_events(big_ha.token, 3), lambda: proxy.connections)
     for results in rounds:
         for result in results:

@@ -15,9 +15,10 @@ import types
 
 import pytest
 
-from bench import run as bench_run
+from bench import report, stats, variants
 from bench.runtime_api import invoke
 from bench.tls_proxy import DelayedTLSProxy, ProxyProcess
+from devtools.local_invoke import link_distributions
 from support import ROOT, TOKEN
 
 DISCOVER_ANSWER = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response",
@@ -85,14 +86,14 @@ def test_the_proxy_process_answers_counts_and_stops(fake_ha):
 
 
 def test_the_model_stretches_only_the_invocation_cpu():
-    assert bench_run.CPU_STRETCH == pytest.approx(1769 / 128 - 1)
-    assert bench_run.model_128(100.0, 10.0) == pytest.approx(100.0 + 10.0 * (1769 / 128 - 1))
-    assert bench_run.model_128(50.0, 0.0) == 50.0
+    assert stats.CPU_STRETCH == pytest.approx(1769 / 128 - 1)
+    assert stats.model_128(100.0, 10.0) == pytest.approx(100.0 + 10.0 * (1769 / 128 - 1))
+    assert stats.model_128(50.0, 0.0) == 50.0
 
 
 def test_summary_ignores_missing_values():
-    assert bench_run.summary([3, None, 1, 2]) == {"median": 2, "min": 1, "max": 3, "n": 3}
-    assert bench_run.summary([None]) is None
+    assert stats.summary([3, None, 1, 2]) == {"median": 2, "min": 1, "max": 3, "n": 3}
+    assert stats.summary([None]) is None
 
 
 def test_the_runner_measures_the_cpu_time_of_each_invocation(tmp_path):
@@ -114,7 +115,7 @@ def test_the_runner_measures_the_cpu_time_of_each_invocation(tmp_path):
 @pytest.mark.parametrize("name", ["eager", "one_file_proxy"])
 def test_a_baseline_forwards_the_directive_with_its_token_over_tls(name, fake_ha, monkeypatch):
     ha = fake_ha(ok)
-    event = bench_run.discovery(TOKEN)
+    event = variants.discovery(TOKEN)
     with DelayedTLSProxy(ha.url, delay_ms=0) as proxy:
         monkeypatch.setenv("HA_URL", proxy.url)
         monkeypatch.setenv("HA_CA_BUNDLE", proxy.ca_file)
@@ -155,7 +156,7 @@ print(json.dumps({"clients": ha_client._client.cache_info().currsize, "url": os.
 
 
 def test_link_distributions_mirrors_an_installed_package_with_its_pyc(tmp_path):
-    names = bench_run.link_distributions(["python-dateutil"], tmp_path)
+    names = link_distributions(["python-dateutil"], tmp_path)
     assert names == ["python-dateutil", "six"]
     assert (tmp_path / "dateutil").is_symlink() and (tmp_path / "six.py").is_symlink()
     assert list((tmp_path / "__pycache__").glob("six.*.pyc"))
@@ -165,11 +166,11 @@ def fake_stats():
     """Runs shaped like a real benchmark's, for every variant."""
     def cold(scale, cpu, rss):
         return [{"init_ms": 100 * scale + i, "init_cpu_ms": 90 * scale, "first_ms": 80 * scale, "first_cpu_ms": cpu,
-                 "cold_ms": 180 * scale + i, "cold128_ms": bench_run.model_128(180 * scale + i, cpu),
+                 "cold_ms": 180 * scale + i, "cold128_ms": stats.model_128(180 * scale + i, cpu),
                  "rss_mb": rss, "ha_ms": 60.0, "connections": 1} for i in range(3)]
 
     def warm(ms, cpu, connections, ha=True):
-        runs = [{"ms": ms, "cpu_ms": cpu, "ms128": bench_run.model_128(ms, cpu), "ha_ms": 50.0 if ha else None,
+        runs = [{"ms": ms, "cpu_ms": cpu, "ms128": stats.model_128(ms, cpu), "ha_ms": 50.0 if ha else None,
                  "request_ms": 51.0 if ha else None, "overhead_ms": ms - 50.0 if ha else None,
                  "handler_overhead_ms": 1.0 if ha else None} for _ in range(4)]
         return {"runs": runs, "new_connections": connections, "rss_mb": 30}
@@ -178,12 +179,12 @@ def fake_stats():
                  "floor": cold(0.3, 3.0, 16), "no_preload": cold(1.2, 50.0, 30)}
     warm_runs = {"bridge": warm(55.0, 4.0, 0), "eager": warm(60.0, 7.0, 0),
                  "one_file": warm(100.0, 8.0, 4, ha=False), "floor": warm(4.0, 3.0, 0, ha=False)}
-    return bench_run.analyse(cold_runs, warm_runs)
+    return stats.analyse(cold_runs, warm_runs)
 
 
 def test_the_report_judges_the_goals_and_renders_with_any_subset_of_variants():
-    stats = fake_stats()
-    goals = {text: ok for text, _, _, ok in bench_run.goals(stats)}
+    figures = fake_stats()
+    goals = {text: ok for text, _, _, ok in report.goals(figures)}
     assert goals["cold request vs (a) eager, measured"] is False  # 181/541 = 0.33 > 0.3
     assert goals["cold request vs (b) one-file proxy, measured"] is False  # 181/271 = 0.67
     assert goals["handler's own warm overhead: RequestLatency - HomeAssistantLatency, median ms"] is True
@@ -191,9 +192,9 @@ def test_the_report_judges_the_goals_and_renders_with_any_subset_of_variants():
     assert goals["peak RSS after a cold Discovery vs (a) eager"] is True  # 30/80
     labels = {"bridge": "bridge", "eager": "(a)", "one_file": "(b)", "floor": "floor", "no_preload": "empty"}
     for keys in (list(labels), ["bridge"]):
-        sub = {k: v for k, v in stats.items() if k in keys}
-        report = {
-            "stats": sub, "goals": {"bridge": bench_run.goals(sub)}, "argv": "", "date": "today", "elapsed_s": 1,
+        sub = {k: v for k, v in figures.items() if k in keys}
+        results = {
+            "stats": sub, "goals": {"bridge": report.goals(sub)}, "argv": "", "date": "today", "elapsed_s": 1,
             "machine": "m", "load": ["0", "0"], "python": "3.13.0", "cache_tag": "cpython-313",
             "awslambdaric": "4", "home_assistant": "2025", "answer_bytes": 1000, "endpoints": 1,
             "config": {"runs": 3, "warm": 4, "delay_ms": 40.0, "pause_s": 0.1},
@@ -201,7 +202,27 @@ def test_the_report_judges_the_goals_and_renders_with_any_subset_of_variants():
                          "pyc": {"modules": 1, "unchecked_hash": 1, "missing": 0}},
             "variants": [{"key": k, "label": labels[k]} for k in keys],
         }
-        text = bench_run.markdown(report)
+        text = report.markdown(results)
         assert "## Goals: bridge" in text and "## How this is measured" in text
-    assert "Lower bounds here" in bench_run.markdown({**report, "stats": stats, "variants": [
+    assert "Lower bounds here" in report.markdown({**results, "stats": figures, "variants": [
         {"key": k, "label": v} for k, v in labels.items()]})
+
+
+def test_the_benchmark_modules_import_one_way_and_only_the_command_line_is_on_top():
+    import ast
+    from graphlib import TopologicalSorter
+
+    graph = {}
+    for path in (ROOT / "bench").glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "bench":
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bench."):
+                imported.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[1] for a in node.names if a.name.startswith("bench.")}
+        graph[path.stem] = imported - {path.stem}
+    tuple(TopologicalSorter(graph).static_order())  # raises CycleError on a circle
+    assert not [name for name, imported in graph.items() if "run" in imported]
+    assert {"emulator", "scale", "init_path"} <= graph["run"]
