@@ -87,6 +87,8 @@ def timeline(trace: dict) -> dict:
     segments = [{"thread": "MainThread", "kind": "runtime", "label": "runtime: interpreter and awslambdaric",
                  "start": 0.0, "end": ms(marks["shim"]), "cpu": None, "depth": 0}]
     for thread, kind, label, start, end, cpu, depth in trace["spans"]:
+        if start >= runner["response"]:
+            continue  # the second event's, which only writes the trace
         segments.append({"thread": thread, "kind": kind, "label": label, "start": ms(start), "end": ms(end),
                          "cpu": round(cpu, 3), "depth": depth})
     segments.append({"thread": "MainThread", "kind": "runtime", "label": "runtime: to its first /next",
