@@ -207,22 +207,3 @@ def test_the_report_judges_the_goals_and_renders_with_any_subset_of_variants():
     assert "Lower bounds here" in report.markdown({**results, "stats": figures, "variants": [
         {"key": k, "label": v} for k, v in labels.items()]})
 
-
-def test_the_benchmark_modules_import_one_way_and_only_the_command_line_is_on_top():
-    import ast
-    from graphlib import TopologicalSorter
-
-    graph = {}
-    for path in (ROOT / "bench").glob("*.py"):
-        imported = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "bench":
-                imported |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bench."):
-                imported.add(node.module.split(".")[1])
-            elif isinstance(node, ast.Import):
-                imported |= {a.name.split(".")[1] for a in node.names if a.name.startswith("bench.")}
-        graph[path.stem] = imported - {path.stem}
-    tuple(TopologicalSorter(graph).static_order())  # raises CycleError on a circle
-    assert not [name for name, imported in graph.items() if "run" in imported]
-    assert {"emulator", "scale", "init_path"} <= graph["run"]
