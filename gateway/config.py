@@ -26,6 +26,7 @@ class Settings:
     assist_agent_id: str
     assist_language: str
     assist_allow_operator_token: bool  # an unlinked custom-skill user may act with HA_TOKEN (off by default)
+    alexa_expose: str  # what Alexa discovers: all, assist, cloud or label:<name> (gateway.alexa_exposure)
 
 
 PLAIN_HTTP_WARNING = (
@@ -66,6 +67,7 @@ def settings() -> Settings:
         assist_agent_id=env("ASSIST_AGENT_ID", "").strip(),
         assist_language=env("ASSIST_LANGUAGE", "").strip(),
         assist_allow_operator_token=_flag("ASSIST_ALLOW_OPERATOR_TOKEN", False),
+        alexa_expose=env("ALEXA_EXPOSE", "").strip() or "all",
     )
     if plain_http_to_another_machine(found.ha_url):
         from gateway.log import logger

@@ -1,30 +1,70 @@
-"""Discovery guard: Home Assistant's Discover.Response made fit for Alexa (rules: gateway.alexa_endpoints).
+"""Discovery guard: Home Assistant's Discover.Response made fit for Alexa (rules: gateway.alexa_endpoints), and
+narrowed to what the owner chose in Home Assistant's UI when ALEXA_EXPOSE says so (gateway.alexa_exposure).
 
 One malformed endpoint can make Alexa fail the discovery of every device (HA answers `displayCategories: null`
 for some entities, such as a moisture binary_sensor or an event entity), and Alexa takes at most 300 endpoints:
-devices people control are kept first. What can be repaired is repaired, what cannot is dropped; one log line
-per Discovery summarises it, and the metrics count it. Endpoints without a problem pass through as they are.
+devices people control are kept first, among the exposed ones. What can be repaired is repaired, what cannot is
+dropped; one log line per Discovery summarises it, and the metrics count it. Endpoints without a problem pass
+through as they are.
+
+When the owner's choice cannot be read, the Discovery fails with an ErrorResponse: a Discover.Response lists all
+of the owner's devices (Amazon's Alexa.Discovery reference), so a partial or empty one would make Alexa lose the
+others, while an ErrorResponse leaves Alexa's device list as it was, and nothing the owner hid is sent.
 """
 
 from gateway.alexa_endpoints import check_endpoints, summary
+from gateway.alexa_exposure import ExposureUnreadable, entity_id_of, mode, read
+from gateway.config import settings
 from gateway.log import logger
 from gateway.metrics import metrics
 from gateway.powertools import MetricUnit
+from ha_alexa.errors import AlexaBridgeUnreachableError, AlexaInternalError
+
+NOTHING_EXPOSED = (
+    "ALEXA_EXPOSE={mode} leaves none of the {offered} endpoints Home Assistant offers ({reason}); the bridge answers"
+    " with an error so that Alexa keeps the devices it has"
+)
+KEPT = "; Alexa keeps the devices it has, and gets nothing the owner hid"
 
 
-def guard(answer: dict, answer_bytes: int | None = None) -> dict:
-    """A Discover.Response with only endpoints Alexa accepts; logs and counts what it changed."""
+def guard(answer: dict, answer_bytes: int | None = None, client=None, token: str = "", until: float = 0.0) -> dict:
+    """A Discover.Response with only endpoints Alexa accepts (and, by ALEXA_EXPOSE, the owner exposes); logs and
+    counts what it changed. With ALEXA_EXPOSE set, `client`, `token` and `until` read the owner's choice; raises
+    an AlexaError when it cannot be read."""
     event = answer["event"]
     payload = event.get("payload")
     endpoints = payload.get("endpoints") if isinstance(payload, dict) else None
     if not isinstance(endpoints, list):
         return answer
+    chosen, hidden = None, {}
+    if settings().alexa_expose != "all":
+        try:
+            chosen = mode(settings().alexa_expose)
+            if chosen.kind != "all":
+                endpoints, hidden = _exposed(chosen, endpoints, client, token, until)
+        except ExposureUnreadable as err:
+            metrics.add_metric(name="DiscoveryExposureUnreadable", unit=MetricUnit.Count, value=1)
+            error = AlexaBridgeUnreachableError if err.reason == "unreachable" else AlexaInternalError
+            raise error(err.message + KEPT) from None
     checked = check_endpoints(endpoints, answer_bytes)
-    if not checked.problems and not checked.left_out:
+    if not checked.problems and not checked.left_out and not hidden:
         return answer
     said = summary(checked, len(endpoints))
+    if chosen is not None and chosen.kind != "all":
+        said = {"exposure": str(chosen), "hidden": sum(map(len, hidden.values())), **said}
     logger.warning("discovery answer changed for Alexa", extra=said)
     for name, metric in (("dropped", "DiscoveryEndpointsDropped"), ("repaired", "DiscoveryEndpointsRepaired")):
         if said[name]:
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=said[name])
     return {**answer, "event": {**event, "payload": {**payload, "endpoints": checked.kept}}}
+
+
+def _exposed(chosen, endpoints: list, client, token: str, until: float) -> tuple[list, dict]:
+    """The endpoints the owner exposes and the others by reason; raises ExposureUnreadable."""
+    entity_ids = {entity_id_of(e.get("endpointId")) for e in endpoints if isinstance(e, dict)} - {None}
+    kept, hidden = read(client, token, until, chosen, entity_ids).split(endpoints)
+    if endpoints and not kept:
+        reason = max(hidden, key=lambda r: len(hidden[r]))
+        raise ExposureUnreadable("nothing_exposed", NOTHING_EXPOSED.format(mode=chosen, offered=len(endpoints),
+                                                                           reason=reason))
+    return kept, hidden

@@ -33,9 +33,10 @@ def handle(event, context) -> dict:
         token = directive.token or default_token()
         if not token:
             raise AlexaInvalidAuthorizationError("the directive carries no token and HA_TOKEN is not configured")
-        answer, answer_bytes = forward_directive(event, token, deadline(context))
+        until = deadline(context)
+        answer, answer_bytes = forward_directive(event, token, until)
         if (directive.namespace, directive.name) == ("Alexa.Discovery", "Discover"):
-            answer = discovery.guard(answer, answer_bytes)
+            answer = discovery.guard(answer, answer_bytes, default_client(), token, until)
         logger.info("directive answered", extra={"directive": f"{directive.namespace}.{directive.name}"})
         return answer
     except Exception as err:

@@ -62,7 +62,7 @@ def bridge_env(monkeypatch):
     from gateway import config, ha_client, secrets
 
     for name in list(os.environ):
-        if name.startswith(("HA_", "ASSIST_")):
+        if name.startswith(("HA_", "ASSIST_", "ALEXA_")):
             monkeypatch.delenv(name)
 
     def apply(**values):

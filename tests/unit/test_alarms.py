@@ -105,7 +105,13 @@ def runs(environment):
         ha.close()
     unreachable = _invoke([_discover(GOOD_TOKEN), _assist(GOOD_TOKEN)], f"http://127.0.0.1:{_closed_port()}",
                           environment)  # fmt: skip
-    return {"answered": answered, "unreachable": unreachable}
+    # The exposure setting with a Home Assistant that serves no WebSocket: the choice is unreadable.
+    ha = FakeHomeAssistant(_home_assistant)
+    try:
+        exposure = _invoke([_discover(GOOD_TOKEN)], ha.url, {**environment, "ALEXA_EXPOSE": "assist"})
+    finally:
+        ha.close()
+    return {"answered": answered, "unreachable": unreachable, "exposure": exposure}
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +156,8 @@ def test_the_invocations_produced_each_fault_the_alarms_watch(runs):
     assert smart_home["event"]["payload"]["type"] == "BRIDGE_UNREACHABLE"
     assert assist_auth["response"]["card"]["type"] == "LinkAccount"  # Home Assistant refused the linked token
     assert "reach Home Assistant" in assist["response"]["outputSpeech"]["ssml"]
+    (unreadable,), _ = runs["exposure"]
+    assert unreadable["event"]["header"]["name"] == "ErrorResponse"  # Alexa keeps its devices
 
 
 def test_every_metric_of_every_alarm_is_one_the_code_emits(template, emitted):

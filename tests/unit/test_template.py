@@ -106,7 +106,7 @@ def test_environment_names_follow_the_design(function):
     assert set(function["Environment"]["Variables"]) == {
         "HA_URL", "HA_VERIFY_TLS", "HA_TOKEN", "HA_TOKEN_PARAMETER", "HA_HEADERS_PARAMETER", "BRIDGE_PRELOAD",
         "ASSIST_AGENT_ID", "ASSIST_LANGUAGE",
-        "ASSIST_ALLOW_OPERATOR_TOKEN",
+        "ASSIST_ALLOW_OPERATOR_TOKEN", "ALEXA_EXPOSE",
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
     }  # fmt: skip
     # A secret never sits in the configuration: HA_TOKEN is declared empty, for `sam local invoke --env-vars`.
@@ -171,6 +171,7 @@ PARAMETER_ONLY_CHANGES = {
     "LogLevel": "DEBUG",
     "MemorySize": "512",
     "EnableSnapStart": "true",
+    "AlexaExpose": "label",
 }
 # Runs in the SAM CLI's venv, which has samtranslator (the transform CloudFormation runs, in the version
 # `sam validate` uses): stdin {"template", "cases": [{"parameters", "code_uri", "properties"}]} -> translations.
