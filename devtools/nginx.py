@@ -1,7 +1,8 @@
 """A real nginx reverse proxy in front of a local Home Assistant, as most owners who expose it run one.
 
 Used by the integration tests: `with ReverseProxy(upstream_port, keepalive_requests=3) as proxy: proxy.url`.
-It passes WebSocket upgrades for /api/websocket the way Home Assistant's documentation shows. nginx comes from
+It passes WebSocket upgrades for /api/websocket the way Home Assistant's documentation shows, or, with
+`websocket=False`, drops the upgrade headers as a proxy configured without them does. nginx comes from
 Debian's `nginx-light` package (`make test` installs it when it is missing and the user may).
 """
 
@@ -37,11 +38,12 @@ http {{
             proxy_pass http://127.0.0.1:{upstream_port};
             proxy_http_version 1.1;
             proxy_set_header Host $host;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-        }}
+{upgrade}        }}
     }}
 }}
+"""
+UPGRADE = """            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
 """
 
 
@@ -56,12 +58,13 @@ def nginx_binary() -> str:
 class ReverseProxy:
     """nginx on a free 127.0.0.1 port, proxying to Home Assistant on `upstream_port`."""
 
-    def __init__(self, upstream_port: int, keepalive_requests: int = 1000):
+    def __init__(self, upstream_port: int, keepalive_requests: int = 1000, websocket: bool = True):
         self.dir = Path(tempfile.mkdtemp(prefix="bridge-nginx-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        upgrade = UPGRADE if websocket else ""
         (self.dir / "nginx.conf").write_text(CONFIG.format(dir=self.dir, port=self.port, upstream_port=upstream_port,
-                                                           keepalive_requests=keepalive_requests))
+                                                           keepalive_requests=keepalive_requests, upgrade=upgrade))
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 10.0) -> ReverseProxy:

@@ -113,3 +113,21 @@ def test_16_cold_starts_at_once_all_answer_in_time_and_warm_bursts_reuse_their_c
     assert figures["cold_connections"] == 16 and figures["warm_new_connections"] == 0
     state = big_ha.api("GET", "/api/states/light.big_lamp_15").body
     assert state["state"] == "on"  # rounds: TurnOn, TurnOff, TurnOn
+
+
+def test_with_a_label_the_big_home_sends_only_the_labelled_entities_and_devices(big_ha, bridge_env, alexa_schema):
+    everything = [e["endpointId"].replace("#", ".", 1) for e in offered(big_ha)]
+    registry = {e["entity_id"]: e for e in big_ha.ws_command({"type": "config/entity_registry/list"})}
+    label = big_ha.ws_command({"type": "config/label_registry/create", "name": "Alexa"})["label_id"]
+    chosen = [e for e in everything if registry.get(e, {}).get("platform") == "template"][-40:]  # late in HA's order
+    for entity_id in chosen:
+        big_ha.ws_command({"type": "config/entity_registry/update", "entity_id": entity_id, "labels": [label]})
+    device = registry["light.ceiling_lights"]["device_id"]
+    big_ha.ws_command({"type": "config/device_registry/update", "device_id": device, "labels": [label]})
+    labelled = set(chosen) | {e for e, entry in registry.items() if entry.get("device_id") == device}
+    bridge_env(HA_URL=big_ha.url, ALEXA_EXPOSE="label:Alexa")
+    answer = lambda_handler(discover(big_ha.token), FakeContext())
+    assert_valid(alexa_schema, answer)
+    sent = [e["endpointId"].replace("#", ".", 1) for e in answer["event"]["payload"]["endpoints"]]
+    assert sent == [entity_id for entity_id in everything if entity_id in labelled]
+    assert "light.ceiling_lights" in sent and len(sent) > 40 and len(everything) > 1000

@@ -87,7 +87,8 @@ def websocket_connections(ha) -> int:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("all", Mode("all")), ("assist", Mode("assist")), (" Cloud ", Mode("cloud")), ("label:Alexa", Mode("label", "Alexa")),
+    ("all", Mode("all")), ("assist", Mode("assist")), (" Cloud ", Mode("cloud")),
+    ("label:Alexa", Mode("label", "Alexa")),
     ("LABEL: Voice control ", Mode("label", "Voice control")), ("label", Mode("label", "Alexa")),
 ])  # fmt: skip
 def test_the_setting_names_a_mode(value, expected):
