@@ -13,7 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/alexa.json
 
-.PHONY: venv demo invoke test ruff imports nginx unit unit-py311 lint build bench profile clean
+.PHONY: venv demo invoke test ruff imports docs nginx unit unit-py311 lint build bench profile clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.in requirements-dev.txt constraints.txt
@@ -27,7 +27,7 @@ demo invoke: venv
 	$(PY) -m devtools.local_invoke $(EVENT)
 
 ## The whole test suite: unit, template lint, integration against a real Home Assistant. CI runs this.
-test: venv ruff imports unit-py311 nginx
+test: venv ruff imports docs unit-py311 nginx
 	$(PY) -m pytest -q tests
 
 ## Lint the Python code with ruff (rules in pyproject.toml); `make test` runs it first, as it takes a second.
@@ -38,6 +38,10 @@ ruff: venv
 ## -> gateway, no feature imports another, the shipped code never imports bench, devtools or the tests.
 imports: venv
 	$(VENV)/bin/lint-imports
+
+## Build the reference in docs/ (mkdocs.yml) with --strict: a broken link or anchor fails it. `mkdocs serve` shows it.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # The integration tests put a real nginx in front of Home Assistant, as most owners who expose it do.
 nginx:

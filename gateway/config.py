@@ -1,4 +1,4 @@
-"""Settings from the environment, read in one place (names documented in the README)."""
+"""Settings from the environment, read in one place (names documented in docs/configuration.md)."""
 
 import os
 from dataclasses import dataclass

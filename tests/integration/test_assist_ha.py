@@ -84,7 +84,7 @@ def test_the_account_linked_token_is_enough(ha, bridge_env, kitchen_on):
 
 
 def test_an_unlinked_user_gets_the_link_card_and_home_assistant_hears_nothing(ha, bridge_env, kitchen_on):
-    """HA_TOKEN is set (the README asks for it for operator actions), ASSIST_ALLOW_OPERATOR_TOKEN is not."""
+    """HA_TOKEN is set (docs/assist.md asks for it for operator actions), ASSIST_ALLOW_OPERATOR_TOKEN is not."""
     bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token)
     answer = say("turn off the kitchen lights")
     assert answer["response"]["card"] == {"type": "LinkAccount"}

@@ -5,7 +5,7 @@ import tomllib
 
 from support import ROOT, load_template
 
-# Alexa serves each locale from one of three AWS regions (README: Deploy to AWS).
+# Alexa serves each locale from one of three AWS regions (docs/deploy.md).
 ALEXA_REGIONS = {"us": "us-east-1", "eu": "eu-west-1", "fe": "us-west-2"}
 
 

@@ -1,5 +1,6 @@
 """The setup guide's facts that live in code: stack outputs, metric dimensions, regions, client IDs, SnapStart's
-schedule and the ASK CLI's project file. Each is read from the README and checked against what the code does."""
+schedule and the ASK CLI's project file. Each is read from the page that states it (the README, docs/) and checked
+against what the code does."""
 
 import json
 import re
@@ -11,17 +12,20 @@ from ha_devices import doctor
 from support import ROOT, load_template, run_python
 
 README = (ROOT / "README.md").read_text()
+DEPLOY = (ROOT / "docs" / "deploy.md").read_text()
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+GUIDE = "\n".join([README, DEPLOY, OPERATIONS])
 
 
-def test_every_stack_output_the_readme_names_exists():
+def test_every_stack_output_the_guide_names_exists():
     outputs = set(load_template()["Outputs"])
-    named = set(re.findall(r"(?:stack )?outputs? `([A-Za-z]+)`", README))
+    named = set(re.findall(r"(?:stack )?outputs? `([A-Za-z]+)`", GUIDE))
     assert {"BridgeFunctionArn", "BridgeLogGroupName"} <= named
     assert named <= outputs, named - outputs
 
 
-def test_the_metric_dimensions_are_what_the_readme_says(fake_ha):
-    """A cold request that fails prints every metric the function emits; the README names their dimensions."""
+def test_the_metric_dimensions_are_what_the_operations_page_says(fake_ha):
+    """A cold request that fails prints every metric the function emits; docs/operations.md names their dimensions."""
     ha = fake_ha(lambda *request: (500, b"boom", {"Content-Type": "text/plain"}))
     script = """
 import json
@@ -43,13 +47,13 @@ print(json.dumps(answer["event"]["payload"]["type"]))
     assert dimensions == {"ColdStart": ["function_name", "service"], "Errors": ["ErrorType", "service"],
                           "InitDuration": ["service"], "RequestLatency": ["service"],
                           "HomeAssistantLatency": ["service"]}
-    assert "`ColdStart` has `function_name` and `service`, `Errors` has `service` and `ErrorType`" in README
-    assert "the others `service` alone" in README
+    assert "`ColdStart` has `function_name` and `service`, `Errors` has `service` and `ErrorType`" in OPERATIONS
+    assert "the others `service` alone" in OPERATIONS
 
 
 def region_rows() -> list[list[str]]:
     row = r"^\s*\| `(\w+)` \| `([a-z0-9-]+)` \(.*?\) \| (.*?) \| `(https://[^`]+)` \|$"  # env, region, locales, ID
-    rows = re.findall(row, README, re.MULTILINE)
+    rows = re.findall(row, DEPLOY, re.MULTILINE)
     assert len(rows) == 3, rows
     return rows
 
@@ -97,7 +101,7 @@ def test_snapstart_keeps_a_warm_up_of_at_most_a_day(snapstart, schedule, expecte
         return
     when, given, otherwise = rule["Properties"]["ScheduleExpression"]["Fn::If"]
     assert (parameters[given["Ref"]] if _condition(template, when, parameters) else otherwise) == expected
-    assert "`rate(1 day)`" in README and "14 days" in README
+    assert "`rate(1 day)`" in DEPLOY and "14 days" in DEPLOY
 
 
 def test_ask_deploy_finds_the_skill_package():
