@@ -38,6 +38,10 @@ DEFAULT_LABEL = "Alexa"  # ALEXA_EXPOSE=label: the template's choice, whose valu
 EXPOSE_PAGE = "Settings > Voice assistants > Expose"
 # Why an offered endpoint is not sent, as `list` and the doctor say it.
 NOT_AN_ENTITY = "its endpointId names no Home Assistant entity"
+NOTHING_EXPOSED = (
+    "ALEXA_EXPOSE={mode} leaves none of the {offered} endpoints Home Assistant offers ({reason}); the bridge answers"
+    " with an error so that Alexa keeps the devices it has"
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,21 @@ class Exposure:
             else:
                 kept.append(endpoint)
         return kept, hidden
+
+
+def exposed_endpoints(client, token: str, until: float, chosen: Mode, endpoints: list) -> tuple[list, dict]:
+    """The endpoints the owner exposes, in Home Assistant's order, and the others by reason; raises
+    ExposureUnreadable, also when none of a non-empty offer is exposed: an empty Discover.Response would make Alexa
+    forget every device, more likely by a mistake in the setting than by the owner's wish."""
+    if not chosen.ui_based:
+        return endpoints, {}
+    entity_ids = {entity_id_of(e.get("endpointId")) for e in endpoints if isinstance(e, dict)} - {None}
+    kept, hidden = read(client, token, until, chosen, entity_ids).split(endpoints)
+    if endpoints and not kept:
+        reason = max(hidden, key=lambda r: len(hidden[r]))
+        raise ExposureUnreadable("nothing_exposed", NOTHING_EXPOSED.format(mode=chosen, offered=len(endpoints),
+                                                                           reason=reason))
+    return kept, hidden
 
 
 def commands(chosen: Mode) -> dict:

@@ -13,17 +13,13 @@ others, while an ErrorResponse leaves Alexa's device list as it was, and nothing
 """
 
 from gateway.alexa_endpoints import check_endpoints, summary
-from gateway.alexa_exposure import ExposureUnreadable, entity_id_of, mode, read
+from gateway.alexa_exposure import ExposureUnreadable, exposed_endpoints, mode
 from gateway.config import settings
 from gateway.log import logger
 from gateway.metrics import metrics
 from gateway.powertools import MetricUnit
 from ha_alexa.errors import AlexaBridgeUnreachableError, AlexaInternalError
 
-NOTHING_EXPOSED = (
-    "ALEXA_EXPOSE={mode} leaves none of the {offered} endpoints Home Assistant offers ({reason}); the bridge answers"
-    " with an error so that Alexa keeps the devices it has"
-)
 KEPT = "; Alexa keeps the devices it has, and gets nothing the owner hid"
 
 
@@ -40,8 +36,7 @@ def guard(answer: dict, answer_bytes: int | None = None, client=None, token: str
     if settings().alexa_expose != "all":
         try:
             chosen = mode(settings().alexa_expose)
-            if chosen.kind != "all":
-                endpoints, hidden = _exposed(chosen, endpoints, client, token, until)
+            endpoints, hidden = exposed_endpoints(client, token, until, chosen, endpoints)
         except ExposureUnreadable as err:
             metrics.add_metric(name="DiscoveryExposureUnreadable", unit=MetricUnit.Count, value=1)
             error = AlexaBridgeUnreachableError if err.reason == "unreachable" else AlexaInternalError
@@ -58,13 +53,3 @@ def guard(answer: dict, answer_bytes: int | None = None, client=None, token: str
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=said[name])
     return {**answer, "event": {**event, "payload": {**payload, "endpoints": checked.kept}}}
 
-
-def _exposed(chosen, endpoints: list, client, token: str, until: float) -> tuple[list, dict]:
-    """The endpoints the owner exposes and the others by reason; raises ExposureUnreadable."""
-    entity_ids = {entity_id_of(e.get("endpointId")) for e in endpoints if isinstance(e, dict)} - {None}
-    kept, hidden = read(client, token, until, chosen, entity_ids).split(endpoints)
-    if endpoints and not kept:
-        reason = max(hidden, key=lambda r: len(hidden[r]))
-        raise ExposureUnreadable("nothing_exposed", NOTHING_EXPOSED.format(mode=chosen, offered=len(endpoints),
-                                                                           reason=reason))
-    return kept, hidden

@@ -2,9 +2,12 @@
 
 import uuid
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from gateway import ha_websocket
 from gateway.alexa_endpoints import SMART_HOME_PATH, check_endpoints
+from gateway.alexa_exposure import ExposureUnreadable, entity_id_of, exposed_endpoints, mode
+from gateway.config import settings
 from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, banned
 from gateway.ha_client import default_client
 from gateway.redact import MAX_MESSAGE_CHARS, redacted
@@ -124,15 +127,20 @@ def alexa_error(answer) -> str:
     return f"{payload.get('type', 'no type')}: {payload.get('message', 'no message')}"
 
 
-def entity_id_of(endpoint: dict) -> str | None:
-    """The entity behind a Discovery endpoint: Home Assistant writes `light.kitchen` as `light#kitchen`."""
-    endpoint_id = endpoint.get("endpointId")
-    return endpoint_id.replace("#", ".", 1) if isinstance(endpoint_id, str) else None
+class Discovered(NamedTuple):
+    """What Alexa discovers through the bridge: `checked` (a gateway.alexa_endpoints.Checked: `kept`, and what was
+    `left_out` for Alexa's 300) among the endpoints the owner exposes; `hidden`: {entity_id: why not exposed}."""
+
+    checked: object
+    hidden: dict
+    exposure: str  # the ALEXA_EXPOSE in force
+    ui_based: bool
+    unreadable: str  # why the choice could not be read ("" when it was): Alexa's Discovery then fails
 
 
-def discover(ha, secret: str, until: float):
-    """What Alexa discovers through the bridge from Home Assistant (a gateway.alexa_endpoints.Checked: `kept`, and
-    what was `left_out` for Alexa's 300), or None when HA has no Alexa endpoint."""
+def discover(ha, secret: str, until: float) -> Discovered | None:
+    """What Alexa discovers through the bridge from Home Assistant, by ALEXA_EXPOSE; None when HA has no Alexa
+    endpoint."""
     response = rest(ha, secret, "POST", SMART_HOME_PATH, until, body=discovery_directive(secret))
     if response.status == 404:
         return None
@@ -143,4 +151,14 @@ def discover(ha, secret: str, until: float):
     if endpoints is None:
         refusal = redacted(alexa_error(answer), ha, secret, MAX_MESSAGE_CHARS)
         raise HomeAssistantFailure(f"Home Assistant's Alexa endpoint refused the Discovery ({refusal})")
-    return check_endpoints(endpoints)  # what the bridge passes on: Alexa never sees a dropped endpoint
+    setting, hidden = settings().alexa_expose, {}
+    try:
+        chosen = mode(setting)
+        setting = str(chosen)
+        exposed, by_reason = exposed_endpoints(ha, secret, until, chosen, endpoints)
+    except ExposureUnreadable as err:
+        return Discovered(check_endpoints([]), {}, setting, True, err.message)
+    for reason, endpoints_hidden in by_reason.items():
+        hidden.update((entity_id_of(e.get("endpointId")) or e.get("endpointId"), reason) for e in endpoints_hidden)
+    # What the bridge passes on: Alexa never sees a dropped endpoint.
+    return Discovered(check_endpoints(exposed), hidden, setting, chosen.ui_based, "")

@@ -3,12 +3,12 @@
 import re
 
 from gateway.alexa_endpoints import NO_SMART_HOME
+from gateway.alexa_exposure import ENTITY_ID, entity_id_of
 from gateway.redact import error_message
 from ha_devices import home_assistant
 from ha_devices.errors import HomeAssistantFailure, InvalidInputError, NotFoundError
 
-# Home Assistant's own rules (homeassistant.core.valid_entity_id / valid_domain).
-ENTITY_ID = re.compile(r"(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)")
+# Home Assistant's own rule (homeassistant.core.valid_domain); its entity ID rule is gateway.alexa_exposure's.
 SLUG = re.compile(r"(?!_)[\da-z_]+(?<!_)")
 REGISTRIES = {
     "states": {"type": "get_states"},
@@ -25,6 +25,10 @@ LEFT_OUT = (
     "offered by Home Assistant, but Alexa takes at most 300 endpoints and the bridge sends devices first: the"
     " doctor (`health`) proposes a `filter:` for `alexa: smart_home:` that chooses which"
 )
+LEFT_OUT_UI = (
+    "exposed, but Alexa takes at most 300 endpoints and the bridge sends devices first: expose fewer in Home"
+    " Assistant's UI (ALEXA_EXPOSE={exposure}); the doctor (`health`) says how many"
+)
 
 
 def list_entities(until: float, domain: str | None = None, area: str | None = None) -> dict:
@@ -35,10 +39,13 @@ def list_entities(until: float, domain: str | None = None, area: str | None = No
     registries = home_assistant.websocket_results(ha, secret, REGISTRIES, until)
     areas = {a["area_id"]: a.get("name") or a["area_id"] for a in _records(registries["areas"], "area_id")}
     area_id = _area_id(area, areas) if area is not None else None
-    checked = home_assistant.discover(ha, secret, until)
-    discovered = None if checked is None else {home_assistant.entity_id_of(e) for e in checked.kept}
-    left_out = set() if checked is None else {home_assistant.entity_id_of(e) for endpoints in checked.left_out.values()
-                                              for e in endpoints if isinstance(e, dict)}
+    found = home_assistant.discover(ha, secret, until)
+    checked = found.checked if found and not found.unreadable else None
+    discovered = None if checked is None else {entity_id_of(e.get("endpointId")) for e in checked.kept}
+    left_out = set() if checked is None else {
+        entity_id_of(e.get("endpointId")) for endpoints in checked.left_out.values() for e in endpoints
+        if isinstance(e, dict)}
+    over = LEFT_OUT_UI.format(exposure=found.exposure) if found and found.ui_based else LEFT_OUT
 
     entries = {e["entity_id"]: e for e in _records(registries["entities"], "entity_id")}
     devices = {d["id"]: d for d in _records(registries["devices"], "id")}
@@ -62,13 +69,18 @@ def list_entities(until: float, domain: str | None = None, area: str | None = No
             "alexa": None if discovered is None else entity_id in discovered,
         }
         if row["alexa"] is False:
-            row["alexa_note"] = LEFT_OUT if entity_id in left_out else _why_not_discovered(entry, state)
+            row["alexa_note"] = (over if entity_id in left_out else found.hidden.get(entity_id)
+                                 or _why_not_discovered(entry, state))
         rows.append(row)
-    alexa = {"configured": discovered is not None}
-    if discovered is None:
+    alexa = {"configured": found is not None}
+    if found is None:
         alexa["note"] = NO_SMART_HOME
     else:
-        alexa["endpoints"] = len(checked.kept)
+        alexa["exposure"] = found.exposure
+        if found.unreadable:  # Alexa's Discovery fails too: it keeps what it has
+            alexa["note"] = f"{found.unreadable}; Alexa's Discovery answers an error until it is mended"
+        else:
+            alexa["endpoints"] = len(checked.kept)
     return {"count": len(rows), "entities": rows, "alexa": alexa}
 
 

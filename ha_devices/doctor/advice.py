@@ -47,3 +47,18 @@ FIX_EVENTS = (
     " `client_secret`, `endpoint`), restart Home Assistant, then disable and enable the skill in the Alexa app so"
     " that Alexa sends a new AcceptGrant"
 )
+EXPOSE_PAGE = "Settings > Voice assistants > Expose"
+FIX_EXPOSURE = {  # by ExposureUnreadable.reason; the detail already names the cause
+    "setting": "set ALEXA_EXPOSE to all, assist, cloud, label or label:<name> (template parameter AlexaExpose)",
+    "not_admin": (
+        "ALEXA_EXPOSE=assist and cloud read the expose settings, which only an administrator may: the account linked"
+        " to Alexa (and, for the doctor, HA_TOKEN) must be an administrator's, or use ALEXA_EXPOSE=label:<name>"),
+    "websocket_refused": (
+        "your reverse proxy must pass WebSocket upgrades for /api/websocket (nginx: proxy_http_version 1.1 and the"
+        " Upgrade and Connection headers): ALEXA_EXPOSE reads the owner's choice over the WebSocket API"),
+    "no_label": ("create the label in Home Assistant (Settings > Areas, labels & zones > Labels) and give it to the"
+                 " devices or entities Alexa should get, or name an existing one in ALEXA_EXPOSE"),
+    "nothing_exposed": (f"expose what Alexa should get ({EXPOSE_PAGE}), or give it the label, then ask Alexa to"
+                        " discover devices"),
+    "unknown_command": "update Home Assistant, or set ALEXA_EXPOSE=all and choose with `alexa: smart_home: filter:`",
+}

@@ -7,6 +7,7 @@ from collections import Counter
 
 from gateway import ha_websocket
 from gateway.alexa_endpoints import MAX_ENDPOINTS, check_endpoints, domain_of, filter_snippet, propose_filter, summary
+from gateway.alexa_exposure import ASSISTANTS, ExposureUnreadable, exposed_endpoints, mode
 from gateway.config import settings
 from gateway.errors import (
     BANNED,
@@ -19,7 +20,15 @@ from gateway.errors import (
 from gateway.redact import error_message
 from gateway.secrets import SecretError, default_token
 from ha_devices import home_assistant
-from ha_devices.doctor.advice import FIX_DISCOVERY, FIX_HEADERS, FIX_NO_ALEXA, FIX_PROXY, FIX_TOKEN
+from ha_devices.doctor.advice import (
+    EXPOSE_PAGE,
+    FIX_DISCOVERY,
+    FIX_EXPOSURE,
+    FIX_HEADERS,
+    FIX_NO_ALEXA,
+    FIX_PROXY,
+    FIX_TOKEN,
+)
 from ha_devices.doctor.outcome import Outcome, Probe, failed, passed, warned
 
 LATENCY_ROUNDS = 3
@@ -107,17 +116,52 @@ def check_alexa(probe: Probe) -> Outcome:
         return failed("a Discovery found no endpoints: Alexa would discover no devices",
                       "Home Assistant exposes nothing to Alexa: check the `filter:` under `alexa: smart_home:`"
                       " (without one, every supported entity is exposed)")
+    try:
+        chosen, offered = mode(settings().alexa_expose), endpoints
+        endpoints, hidden = exposed_endpoints(probe.client, probe.token, probe.check_until, chosen, offered)
+    except ExposureUnreadable as err:
+        return failed(f"ALEXA_EXPOSE={settings().alexa_expose}: {err.message}; until it is mended, Alexa's Discovery"
+                      " answers an error, so Alexa keeps the devices it has and discovers nothing new",
+                      FIX_EXPOSURE.get(err.reason, FIX_PROXY))
     checked = check_endpoints(endpoints)
     kept, problems = checked.kept, checked.problems
-    found = f"a Discovery found {len(kept)} endpoints in {ms} ms: the devices Alexa discovers"
+    exposure = _exposure(chosen, offered, endpoints, hidden)
+    found = f"a Discovery found {len(kept)} endpoints in {ms} ms: the devices Alexa discovers; {exposure}"
     if checked.left_out:
-        return warned(_left_out(endpoints, checked), _filter_fix(endpoints))
+        fix = _hide_fix(chosen, endpoints, checked) if chosen.ui_based else _filter_fix(endpoints)
+        return warned(f"{_left_out(endpoints, checked)}; {exposure}", fix)
     if problems:
         listed = "; ".join(f"{p['endpointId']} {p['action']}: {p['reason']}" for p in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         return warned(f"{found}; the bridge {_repaired_dropped(problems)} so that Alexa accepts the rest: "
                       f"{listed}{more}", FIX_DISCOVERY)
     return passed(found)
+
+
+def _exposure(chosen, offered: list, exposed: list, hidden: dict) -> str:
+    """`ALEXA_EXPOSE=assist: 40 of 58 offered are exposed, 18 hidden (...)`, or what `all` means."""
+    if not chosen.ui_based:
+        return f"ALEXA_EXPOSE={chosen}: Alexa gets what `alexa: smart_home:` offers (its `filter:` chooses)"
+    why = "; ".join(f"{len(endpoints)} {reason}" for reason, endpoints in sorted(
+        hidden.items(), key=lambda item: -len(item[1]))[:3])
+    admin = "" if chosen.kind == "label" else (
+        "; read with the doctor's token: Alexa reads it with the linked account's, which must be an administrator's")
+    return (f"ALEXA_EXPOSE={chosen}: {len(exposed):,} of {len(offered):,} offered are exposed, "
+            f"{len(offered) - len(exposed):,} hidden" + (f" ({why})" if why else "") + admin)
+
+
+def _hide_fix(chosen, exposed: list, checked) -> str:
+    """Over 300 with the choice made in the UI: hide or unlabel, in the UI, what the bridge leaves out."""
+    left_out = [e for endpoints in checked.left_out.values() for e in endpoints]
+    domains = ", ".join(f"{n} {domain}" for domain, n in Counter(map(domain_of, left_out)).most_common(5))
+    over = len(exposed) - MAX_ENDPOINTS
+    if chosen.kind == "label":
+        how = f"remove the label {chosen.label!r} from {over:,} of them (or from their devices)"
+    else:
+        how = f"hide {over:,} of them from {ASSISTANTS[chosen.kind][1]} in {EXPOSE_PAGE}"
+    return (f"choose in Home Assistant's UI what Alexa gets: {len(exposed):,} endpoints are exposed, Alexa takes"
+            f" {MAX_ENDPOINTS} and the bridge sends devices first, leaving out {domains}; {how}, then ask Alexa to"
+            " discover devices")
 
 
 def _left_out(endpoints: list, checked) -> str:

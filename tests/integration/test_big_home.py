@@ -131,3 +131,12 @@ def test_with_a_label_the_big_home_sends_only_the_labelled_entities_and_devices(
     sent = [e["endpointId"].replace("#", ".", 1) for e in answer["event"]["payload"]["endpoints"]]
     assert sent == [entity_id for entity_id in everything if entity_id in labelled]
     assert "light.ceiling_lights" in sent and len(sent) > 40 and len(everything) > 1000
+
+
+def test_over_300_with_assist_the_doctor_proposes_hiding_in_the_ui(big_ha, bridge_env):
+    bridge_env(HA_URL=big_ha.url, HA_TOKEN=big_ha.token, ALEXA_EXPOSE="assist")
+    report = lambda_handler({"devices": {"action": "health"}}, FakeContext(remaining_ms=10000))
+    alexa = next(check for check in report["checks"] if check["check"] == "alexa")
+    assert alexa["status"] == "warning", alexa
+    assert "ALEXA_EXPOSE=assist: " in alexa["detail"] and " hidden (" in alexa["detail"]
+    assert "from Assist in Settings > Voice assistants > Expose" in alexa["fix"] and "filter:" not in alexa["fix"]

@@ -155,3 +155,22 @@ def test_a_proxy_that_does_not_pass_the_websocket_fails_closed(own, bridge_env, 
         assert sent(bridge(alexa_schema, own.token)) == offered(own)
     finally:
         proxy.stop()
+
+
+def test_list_and_the_doctor_say_what_alexa_gets_by_the_ui_and_why_not(own, bridge_env):
+    expose(own, "conversation", True, "lock.front_door")
+    expose(own, "conversation", False, "light.bed_light")
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token, ALEXA_EXPOSE="assist")
+    listed_rows = lambda_handler({"devices": {"action": "list"}}, FakeContext(remaining_ms=10000))
+    rows = {row["entity_id"]: row for row in listed_rows["entities"]}
+    assert listed_rows["alexa"]["exposure"] == "assist"
+    assert rows["lock.front_door"]["alexa"] is True
+    assert rows["light.bed_light"]["alexa"] is False
+    assert rows["light.bed_light"]["alexa_note"].startswith("not exposed to Assist in Home Assistant's UI")
+    exposed = listed(own, "conversation")
+    assert {e for e, row in rows.items() if row["alexa"]} == exposed & set(offered(own))
+    report = lambda_handler({"devices": {"action": "health"}}, FakeContext(remaining_ms=10000))
+    alexa = next(check for check in report["checks"] if check["check"] == "alexa")
+    assert alexa["status"] in ("ok", "warning"), alexa  # the demo has endpoints the bridge repairs
+    count = len(exposed & set(offered(own)))
+    assert f"ALEXA_EXPOSE=assist: {count} of {len(offered(own))} offered are exposed" in alexa["detail"]

@@ -574,12 +574,69 @@ def test_a_home_over_alexas_300_says_what_is_left_out_and_proposes_a_filter(serv
     assert alexa["status"] == "warning"
     assert alexa["detail"] == ("1,114 offered, Alexa takes 300: 814 left out: 344 input_boolean, 200 sensor,"
                                " 150 input_number, 100 script, 20 scene; Alexa gets 300: 257 input_boolean, 40 light,"
-                               " 3 lock (why: 814 dropped: Alexa takes at most 300 endpoints)")
+                               " 3 lock (why: 814 dropped: Alexa takes at most 300 endpoints); ALEXA_EXPOSE=all: Alexa"
+                               " gets what `alexa: smart_home:` offers (its `filter:` chooses)")
     snippet = yaml.safe_load(alexa["fix"].split(":\n", 1)[1])
     # Every device, then whole domains of scripts and helpers while they fit: 40 + 3 + 100 + 20 + 150 = 313 is
     # too many, so input_number stays out; the sensors' 200 would not fit either.
     assert snippet == {"alexa": {"smart_home": {"filter": {"include_domains": ["light", "lock", "script", "scene"]}}}}
     assert "exposes 163 endpoints" in alexa["fix"] and "room for 137 more" in alexa["fix"]
+
+
+def exposure_answers(listed, expose_new=True, entities=None, **more):
+    """The WebSocket answers ALEXA_EXPOSE=assist reads: `listed` entity IDs exposed to Assist explicitly."""
+    return serve_home_assistant({
+        "homeassistant/expose_entity/list": {"exposed_entities": {e: {"conversation": True} for e in listed}},
+        "homeassistant/expose_new_entities/get": {"expose_new": expose_new},
+        "config/entity_registry/list": entities or [], **more})
+
+
+def test_the_alexa_check_says_which_exposure_is_in_force_and_counts_exposed_and_hidden(servers, bridge_env):
+    ha = servers(websocket=exposure_answers(["light.kitchen"]))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ALEXA_EXPOSE="assist")
+    alexa = by_name(examine())["alexa"]
+    assert alexa["status"] == "ok"
+    assert "found 1 endpoints" in alexa["detail"]
+    assert "ALEXA_EXPOSE=assist: 1 of 2 offered are exposed, 1 hidden (1 not exposed to Assist in Home" in alexa[
+        "detail"]
+
+
+def test_over_300_with_the_choice_in_the_ui_the_advice_is_to_hide_in_the_ui_not_a_yaml_filter(servers, bridge_env):
+    lamps = [{**ENDPOINT, "endpointId": f"light#lamp_{i}"} for i in range(320)]
+    entities = [{"entity_id": f"light.lamp_{i}", "options": {}} for i in range(320)]  # no setting: lights by default
+    ha = servers(rest=healthy_rest(**{"/api/alexa/smart_home": (200, discovery(lamps + [ENDPOINT]))}),
+                 websocket=exposure_answers([], entities=entities))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ALEXA_EXPOSE="assist")
+    alexa = by_name(examine())["alexa"]
+    assert alexa["status"] == "warning"
+    assert "ALEXA_EXPOSE=assist: 320 of 321 offered are exposed, 1 hidden" in alexa["detail"]
+    assert "hide 20 of them from Assist in Settings > Voice assistants > Expose" in alexa["fix"]
+    assert "filter:" not in alexa["fix"]
+
+
+def test_over_300_with_a_label_the_advice_is_to_remove_it_from_some(servers, bridge_env):
+    lamps = [{**ENDPOINT, "endpointId": f"light#lamp_{i}"} for i in range(305)]
+    entities = [{"entity_id": f"light.lamp_{i}", "labels": ["alexa"]} for i in range(305)]
+    ha = servers(rest=healthy_rest(**{"/api/alexa/smart_home": (200, discovery(lamps))}),
+                 websocket=serve_home_assistant({"config/label_registry/list": [{"label_id": "alexa", "name": "Alexa"}],
+                                                 "config/entity_registry/list": entities,
+                                                 "config/device_registry/list": []}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ALEXA_EXPOSE="label")
+    alexa = by_name(examine())["alexa"]
+    assert alexa["status"] == "warning"
+    assert "remove the label 'Alexa' from 5 of them" in alexa["fix"]
+
+
+def test_an_unreadable_exposure_fails_the_alexa_check_naming_the_cause(servers, bridge_env):
+    refused = {"error": {"code": "unauthorized", "message": "Unauthorized"}}
+    ha = servers(websocket=exposure_answers([], **{"homeassistant/expose_entity/list": refused}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ALEXA_EXPOSE="cloud")
+    report = examine()
+    alexa = by_name(report)["alexa"]
+    assert alexa["status"] == "failed" and report["ok"] is False
+    assert alexa["detail"].startswith("ALEXA_EXPOSE=cloud: Home Assistant refused homeassistant/expose_entity/list")
+    assert "Alexa keeps the devices it has" in alexa["detail"]
+    assert "administrator" in alexa["fix"]
 
 
 class ScriptedClient:

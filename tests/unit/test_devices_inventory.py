@@ -105,7 +105,7 @@ def test_list_joins_states_registries_areas_and_what_alexa_discovers(listing):
         "Ceiling fan", "Living Room", True)
     assert rows["sun.sun"]["device"] is None and rows["sun.sun"]["area"] is None
     assert rows["light.disabled"]["state"] is None and rows["light.disabled"]["name"] == "Old lamp"
-    assert answer["alexa"] == {"configured": True, "endpoints": 2}
+    assert answer["alexa"] == {"configured": True, "exposure": "all", "endpoints": 2}
     # Each entity Alexa does not get says why, as far as the registries tell.
     assert "disabled" in rows["light.disabled"]["alexa_note"]
     assert "hidden" in rows["switch.hidden"]["alexa_note"]
@@ -402,7 +402,61 @@ def test_an_entity_left_out_for_alexas_300_says_so_not_that_a_filter_excludes_it
                                        "payload": {"endpoints": [*switches, endpoint("fan#ceiling")]}}}))
     answer = devices(action="list")
     rows = {row["entity_id"]: row for row in answer["entities"]}
-    assert answer["alexa"] == {"configured": True, "endpoints": 300}
+    assert answer["alexa"] == {"configured": True, "exposure": "all", "endpoints": 300}
     assert rows["fan.ceiling"]["alexa"] is False
     assert rows["fan.ceiling"]["alexa_note"].startswith("offered by Home Assistant, but Alexa takes at most 300")
     assert "filter" in rows["sun.sun"]["alexa_note"] and "300" not in rows["sun.sun"]["alexa_note"]
+
+
+def exposure_listing(servers, bridge_env, setting, discovery=DISCOVERY, **answers):
+    """`list` with ALEXA_EXPOSE=`setting`: the registries and the exposure answered by command type."""
+    script = serve_home_assistant({**REGISTRY_ANSWERS, "config/label_registry/list": [{"label_id": "alexa",
+                                                                                      "name": "Alexa"}],
+                                   "homeassistant/expose_new_entities/get": {"expose_new": True}, **answers})
+    ha = servers(rest=rest_with(**{"POST /api/alexa/smart_home": (200, discovery)}), websocket=script)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ALEXA_EXPOSE=setting)
+    answer = devices(action="list")
+    return answer, {row["entity_id"]: row for row in answer["entities"]}
+
+
+def test_list_says_which_entities_alexa_gets_by_label_and_why_not_the_others(servers, bridge_env):
+    labelled = [{**entry, "labels": ["alexa"]} if entry["entity_id"] == "light.lamp" else entry for entry in ENTITIES]
+    answer, rows = exposure_listing(servers, bridge_env, "label:Alexa", **{"config/entity_registry/list": labelled})
+    assert answer["alexa"] == {"configured": True, "exposure": "label:Alexa", "endpoints": 1}
+    assert rows["light.lamp"]["alexa"] is True
+    assert rows["fan.ceiling"]["alexa"] is False  # offered by Home Assistant, not labelled
+    assert rows["fan.ceiling"]["alexa_note"] == "neither it nor its device carries the label 'Alexa'"
+    assert "filter" in rows["switch.hidden"]["alexa_note"]  # not offered by Home Assistant at all
+
+
+def test_list_says_an_entity_is_hidden_in_the_ui(servers, bridge_env):
+    exposed = {"exposed_entities": {"fan.ceiling": {"conversation": True}}}
+    entities = [{**e, "options": {"conversation": {"should_expose": False}}} if e["entity_id"] == "light.lamp" else e
+                for e in ENTITIES]
+    answer, rows = exposure_listing(servers, bridge_env, "assist", **{"homeassistant/expose_entity/list": exposed,
+                                                                      "config/entity_registry/list": entities})
+    assert answer["alexa"]["exposure"] == "assist" and answer["alexa"]["endpoints"] == 1
+    assert rows["fan.ceiling"]["alexa"] is True
+    assert rows["light.lamp"]["alexa_note"].startswith("not exposed to Assist in Home Assistant's UI (Settings >")
+
+
+def test_list_over_300_in_the_ui_says_to_expose_fewer_there(servers, bridge_env):
+    switches = [endpoint(f"switch#plug_{i}") for i in range(300)]
+    offer = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response"},
+                       "payload": {"endpoints": [*switches, endpoint("fan#ceiling")]}}}
+    entities = ENTITIES + [{"entity_id": f"switch.plug_{i}", "options": {}} for i in range(300)]
+    answer, rows = exposure_listing(servers, bridge_env, "assist", discovery=offer, **{
+        "homeassistant/expose_entity/list": {"exposed_entities": {"fan.ceiling": {"conversation": True}}},
+        "config/entity_registry/list": entities})
+    assert answer["alexa"]["endpoints"] == 300
+    assert rows["fan.ceiling"]["alexa_note"].startswith("exposed, but Alexa takes at most 300")
+    assert "ALEXA_EXPOSE=assist" in rows["fan.ceiling"]["alexa_note"]
+
+
+def test_list_with_an_unreadable_exposure_says_so_and_claims_nothing(servers, bridge_env):
+    refused = {"error": {"code": "unauthorized", "message": "Unauthorized"}}
+    answer, rows = exposure_listing(servers, bridge_env, "cloud", **{"homeassistant/expose_entity/list": refused})
+    assert "error" not in answer
+    assert answer["alexa"]["exposure"] == "cloud"
+    assert "only an administrator may" in answer["alexa"]["note"]
+    assert {row["alexa"] for row in rows.values()} == {None}
