@@ -50,14 +50,16 @@ nginx:
 	    (apt-get install -y -qq nginx-light || (apt-get update -qq && apt-get install -y -qq nginx-light)) >/dev/null; \
 	  else echo "nginx is missing: install it (Debian/Ubuntu: sudo apt-get install nginx-light)"; exit 1; fi; }
 
+## Everything but the integration suite: the code's unit tests, the tooling's, the repository's contracts.
 unit: venv
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/unit tests/tooling tests/contracts
 
-# Unit tests on Python 3.11 (no template lint: the SAM CLI venv is Python 3.13's).
+# The code's tests on Python 3.11: the shipped code's and the tooling's. The repository's contracts (the template's
+# lint runs the SAM CLI's Python 3.13 venv) do not depend on the Python version: they run once, in `make test`.
 unit-py311:
 	@if [ -x "$(PY311)" ]; then \
 	  $(MAKE) --no-print-directory .venv311/.installed && \
-	  .venv311/bin/python -m pytest -q -p no:cacheprovider tests/unit --deselect tests/unit/test_template.py; \
+	  .venv311/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/tooling; \
 	else echo "unit-py311: no Python 3.11 here, skipped"; fi
 
 .venv311/.installed: requirements.in requirements-dev.txt constraints.txt
