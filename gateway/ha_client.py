@@ -157,22 +157,24 @@ class HomeAssistantClient:
             if time.monotonic() - self._idle_since < KEEPALIVE_IDLE_S and _still_open(conn.sock):
                 return conn, True
         self.close()
+        if self.tls is None:
+            conn = http.client.HTTPConnection(self.host, self.port)
+        else:
+            conn = http.client.HTTPSConnection(self.host, self.port, context=self.tls)
+        conn.response_class = FinalResponse
+        conn.auto_open = 0  # http.client's own connect would give each step the whole timeout again: never
         try:
-            timeout = left(until)
-            if self.tls is None:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-            else:
-                conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.tls)
-            conn.connect()
+            conn.sock = open_socket(self.host, self.port, self.tls, until)
         except (OSError, UnicodeError) as err:
             raise unreachable(err) from None
-        conn.sock = DeadlineSocket(conn.sock)
         self.connections_opened += 1
         self._conn = conn
         self._idle_since = time.monotonic()
         return conn, False
 
     def _read(self, response) -> Response:
+        if response.status < 200:  # 101 to a plain request: what follows is not this request's answer
+            raise HomeAssistantBadAnswer("not_http", f"not an HTTP answer (an interim HTTP {response.status})")
         chunks, size = [], 0
         while chunk := response.read(65536):  # each read is bounded by the deadline (DeadlineSocket)
             size += len(chunk)
@@ -186,6 +188,75 @@ class HomeAssistantClient:
         else:
             self._idle_since = time.monotonic()
         return Response(response.status, b"".join(chunks), response.getheader("Content-Type", ""))
+
+
+class FinalResponse(http.client.HTTPResponse):
+    """An answer read past the interim (1xx) answers before it, as RFC 9110 asks of a client: http.client skips
+    only 100 Continue, so a proxy's 103 Early Hints would be taken for the answer, and the real answer, left
+    unread on the kept connection, for the next request's."""
+
+    def _read_status(self):
+        while True:
+            version, status, reason = super()._read_status()
+            if not 101 < status < 200:  # 100: http.client skips it itself; 101 answers no request of ours
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # an interim answer has headers and no body
+
+
+def open_socket(host: str, port: int, tls: ssl.SSLContext | None, until: float):
+    """A connected DeadlineSocket (TLS when `tls` is set), every step within `until`: the name lookup, the
+    attempt at each address, the TLS handshake. socket.create_connection would give each address the whole
+    timeout, and the handshake would get it again however long TCP took."""
+    addresses = resolve(host, port, until)
+    sock = None
+    for n, (family, kind, proto, _, sockaddr) in enumerate(addresses):
+        sock = socket.socket(family, kind, proto)
+        try:
+            # Each address gets its share of what is left: a dead first address (an AAAA record without an
+            # IPv6 route, say) leaves time for the next one.
+            sock.settimeout(left(until) / (len(addresses) - n))
+            sock.connect(sockaddr)
+            break
+        except OSError:
+            sock.close()
+            sock = None
+            if n == len(addresses) - 1:
+                raise
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client does: no 40 ms waits
+        if tls is not None:
+            sock.settimeout(left(until))  # the handshake as a whole: CPython bounds it in total, not per read
+            sock = tls.wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
+    return DeadlineSocket(sock, until)
+
+
+def resolve(host: str, port: int, until: float) -> list:
+    """getaddrinfo for a TCP connection, within `until`. The lookup has no timeout of its own and cannot be
+    interrupted, so a name is looked up on a thread that is given up on at the deadline (it ends when the
+    resolver does); an IP address needs no lookup and no thread."""
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass  # a name, not an address
+    box = {}
+
+    def lookup():
+        try:
+            box["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as err:
+            box["error"] = err
+
+    worker = threading.Thread(target=lookup, name="resolve", daemon=True)
+    worker.start()
+    worker.join(left(until))
+    if worker.is_alive():
+        raise TimeoutError("no DNS answer before the deadline")
+    if "error" in box:
+        raise box["error"]
+    return box["addresses"]
 
 
 class DeadlineSocket:

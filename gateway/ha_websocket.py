@@ -5,12 +5,11 @@ Smart Home path neither imports this module nor pays for the library.
 """
 
 import json
-import socket
 from collections import defaultdict, deque
 from urllib.parse import quote
 
 from gateway.errors import BANNED, BANNED_BODY, HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
-from gateway.ha_client import DeadlineSocket, hostport, left, unreachable
+from gateway.ha_client import hostport, open_socket, unreachable
 
 WEBSOCKET_PATH = "/api/websocket"
 # Answers that close a command: "result" for commands, "pong" for {"type": "ping"}.
@@ -116,13 +115,9 @@ def connect(client, token: str, until: float) -> HomeAssistantWebSocket:
     sock = None
     try:
         # The socket is made here, not by websocket-client, so that one deadline bounds the whole exchange
-        # (connect, TLS, upgrade, authentication, each command) however slowly the answers trickle in. Like
-        # the HTTP client, it reaches Home Assistant directly: no proxy from the environment.
-        sock = socket.create_connection((client.host, client.port), timeout=left(until))
-        if client.tls is not None:
-            sock.settimeout(left(until))
-            sock = client.tls.wrap_socket(sock, server_hostname=client.host)
-        sock = DeadlineSocket(sock, until)
+        # (name lookup, each address, TLS, upgrade, authentication, each command) however slowly the answers
+        # trickle in. Like the HTTP client, it reaches Home Assistant directly: no proxy from the environment.
+        sock = open_socket(client.host, client.port, client.tls, until)
         ws = websocket.create_connection(websocket_url(client), header=headers, socket=sock)
     except Exception as err:
         if sock is not None:

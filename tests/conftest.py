@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from support import SCHEMA, FakeHomeAssistant, ScriptedServer
+from support import SCHEMA, DroppingListener, FakeHomeAssistant, ScriptedServer
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +106,20 @@ def scripted():
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def dropping():
+    """Make DroppingListeners: `dropping()`; closed after the test."""
+    listeners = []
+
+    def make():
+        listeners.append(DroppingListener())
+        return listeners[-1]
+
+    yield make
+    for listener in listeners:
+        listener.close()
 
 
 @pytest.fixture

@@ -153,3 +153,47 @@ def http_answer(body: bytes = b'{"ok": true}', status: str = "200 OK", close: bo
     connection = b"Connection: close\r\n" if close else b""
     return (b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
             % (status.encode(), len(body), connection, body))
+
+
+class DroppingListener:
+    """A listener on 127.0.0.1 whose accept queue is full (backlog 0, one connection waiting): the kernel drops
+    every further SYN, as on a lost packet or a dead address. `admit()` frees the queue once, so a retransmitted
+    SYN gets through, and holds that connection open without a word (a stalled TLS handshake)."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(0)
+        self.port = self.listener.getsockname()[1]
+        self.filler = socket.create_connection(("127.0.0.1", self.port))
+        self.held = []
+
+    def admit(self, after_s: float) -> None:
+        def run():
+            time.sleep(after_s)
+            try:
+                self.held.append(self.listener.accept()[0])  # the filler: the queue has room for one SYN again
+                self.held.append(self.listener.accept()[0])  # the client's retransmitted SYN; never answered
+            except OSError:  # closed by the test's end
+                pass
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def close(self):
+        for sock in [self.filler, self.listener, *self.held]:
+            sock.close()
+
+
+def resolving(monkeypatch, name: str, *ports: int, delay_s: float = 0.0):
+    """Make `name` resolve to 127.0.0.1 on each of `ports` in turn (one address each), after `delay_s`."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        if kwargs.get("flags", 0) & socket.AI_NUMERICHOST:  # as the real one: a name is not a numeric address
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        time.sleep(delay_s)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", p)) for p in ports]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

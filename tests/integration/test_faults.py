@@ -39,16 +39,11 @@ class FaultyProxy(ThreadingHTTPServer):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if proxy.faults:
                     self.close_connection = True
                     return proxy.faults.pop(0)(self)
-                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=10)
-                headers = {k: v for k, v in self.headers.items() if k in ("Authorization", "Content-Type", "Accept")}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                answer = conn.getresponse()
-                send(self, answer.status, answer.read(), answer.getheader("Content-Type", ""))
-                conn.close()
+                forward(self)
 
             def log_message(self, *args):
                 pass
@@ -69,6 +64,24 @@ def send(handler, status: int, body: bytes, content_type="application/json", len
         handler.send_header("Connection", "close")  # a silent close racing the next request is another fault
     handler.end_headers()
     handler.wfile.write(body)
+
+
+def forward(handler):
+    """Home Assistant's answer to the request `handler` read."""
+    upstream = handler.server.upstream
+    conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=10)
+    headers = {k: v for k, v in handler.headers.items() if k in ("Authorization", "Content-Type", "Accept")}
+    conn.request(handler.command, handler.path, body=handler.body, headers=headers)
+    answer = conn.getresponse()
+    send(handler, answer.status, answer.read(), answer.getheader("Content-Type", ""))
+    conn.close()
+
+
+def early_hints(handler):
+    """A proxy's 103 Early Hints (Cloudflare's, say) before Home Assistant's answer, on a kept connection."""
+    handler.close_connection = False
+    handler.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </frontend_latest/app.js>; rel=preload\r\n\r\n")
+    forward(handler)
 
 
 def hang(handler):
@@ -194,6 +207,7 @@ FAULTS = {
                                      "INTERNAL_ERROR", "not JSON"),
     "a huge body": Fault(lambda w: w.through_proxy(huge), "INTERNAL_ERROR", "larger than"),
     "a stale keep-alive connection after an HA restart": Fault(restarted, None),
+    "a proxy's 103 Early Hints before HA's answer": Fault(lambda w: w.through_proxy(early_hints), None),
     "SSM unavailable": Fault(ssm_unavailable, "INTERNAL_ERROR", "SSM parameter '/ha-alexa-bridge/token'", token=None),
 }
 
@@ -241,8 +255,10 @@ def test_fault(world, alexa_schema, output, fault):
     if not fault.transient:
         world.configure(HA_URL=world.ha.url)
         target = world.ha
-    following = valid(alexa_schema, lambda_handler(report_state(target.token), FakeContext(remaining_ms=CONTEXT_MS)))
+    next_directive = report_state(target.token)
+    following = valid(alexa_schema, lambda_handler(next_directive, FakeContext(remaining_ms=CONTEXT_MS)))
     assert following["header"]["name"] == "StateReport", following
+    assert following["header"]["correlationToken"] == next_directive["directive"]["header"]["correlationToken"]
 
     printed = output()
     assert "directive answered" in printed  # the logs were captured

@@ -10,7 +10,7 @@ import pytest
 from gateway import ha_client
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable, UnusableToken
 from gateway.ha_client import HomeAssistantClient
-from support import http_answer
+from support import http_answer, resolving
 
 
 def ok(*request):
@@ -258,3 +258,95 @@ def test_a_token_that_cannot_be_a_header_is_refused_before_anything_is_sent(fake
     assert token.strip() == "" or token not in str(caught.value)
     assert ha.requests == []
     assert client.request("GET", "/api/", token="good", until=until()).json() == {"ok": True}
+
+
+# ---- issue 17: the connect phase inside the one deadline; interim (1xx) answers ----
+
+
+def test_a_lost_syn_and_a_stalled_tls_handshake_end_at_the_one_deadline(dropping):
+    server = dropping()
+    server.admit(after_s=0.3)  # the first SYN is dropped; Linux sends it again after 1 s, and that one gets in
+    client = HomeAssistantClient(f"https://127.0.0.1:{server.port}")
+    limit = until(1.5)
+    with pytest.raises(HomeAssistantUnreachable) as caught:
+        client.request("GET", "/api/", token="t", until=limit)
+    assert caught.value.reason == "timeout"
+    assert time.monotonic() - limit < 0.5  # not 1 s of TCP plus the whole budget again for the handshake
+
+
+def test_a_dead_address_before_a_live_one_leaves_time_for_the_live_one(dropping, fake_ha, monkeypatch):
+    live = fake_ha(ok)
+    live_port = int(live.url.rsplit(":", 1)[1])
+    resolving(monkeypatch, "ha.test", dropping().port, live_port)  # a dead AAAA before the A record, say
+    client = HomeAssistantClient(f"http://ha.test:{live_port}")
+    assert client.request("GET", "/api/", token="t", until=until(2.0)).json() == {"ok": True}
+
+
+def test_two_dead_addresses_share_the_one_deadline(dropping, monkeypatch):
+    resolving(monkeypatch, "ha.test", dropping().port, dropping().port)
+    client = HomeAssistantClient("http://ha.test:8123")
+    limit = until(1.0)
+    with pytest.raises(HomeAssistantUnreachable) as caught:
+        client.request("GET", "/api/", token="t", until=limit)
+    assert caught.value.reason == "timeout"
+    assert time.monotonic() - limit < 0.5  # not the whole budget for each address
+
+
+def test_a_stuck_resolver_cannot_hold_the_request_past_the_deadline(fake_ha, monkeypatch):
+    live = fake_ha(ok)
+    live_port = int(live.url.rsplit(":", 1)[1])
+    resolving(monkeypatch, "ha.test", live_port, delay_s=3.0)
+    client = HomeAssistantClient(f"http://ha.test:{live_port}")
+    limit = until(0.5)
+    with pytest.raises(HomeAssistantUnreachable) as caught:
+        client.request("GET", "/api/", token="t", until=limit)
+    assert caught.value.reason == "timeout"
+    assert time.monotonic() - limit < 0.5  # the lookup is given up on, not waited out
+
+
+def test_the_preconnect_opens_the_connection_the_first_request_uses(fake_ha):
+    ha = fake_ha(ok)
+    client = HomeAssistantClient(ha.url + "/")
+    client.connect(until())
+    assert client.request("GET", "/api/", token="t", until=until()).json() == {"ok": True}
+    assert client.connections_opened == 1
+    assert ha.requests[0][3] == b"" and ha.requests[0][2]["Host"] == ha.url.removeprefix("http://")
+
+
+def interim_first(*interims: bytes):
+    """A server that sends `interims` (1xx answers) before each real answer; answer n carries {"n": n}."""
+
+    def serve(server, conn, index):
+        while server.read_request(conn):
+            conn.sendall(b"".join(interims) + http_answer(b'{"n": %d}' % len(server.requests)))
+
+    return serve
+
+
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n"
+PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
+
+
+@pytest.mark.parametrize("interims", [[EARLY_HINTS], [PROCESSING, EARLY_HINTS, EARLY_HINTS]],
+                         ids=["103", "102 103 103"])
+def test_interim_answers_are_skipped_and_each_request_gets_its_own_answer(scripted, interims):
+    server = scripted(interim_first(*interims))
+    client = HomeAssistantClient(server.url)
+    for n in (1, 2, 3):
+        answer = client.request("POST", "/api/x", token="t", until=until(), body={"n": n})
+        assert (answer.status, answer.json()) == (200, {"n": n})
+    assert client.connections_opened == 1
+
+
+def test_a_switching_protocols_answer_to_a_plain_request_fails_and_closes_the_connection(scripted):
+    def switching_first(server, conn, index):
+        while server.read_request(conn):
+            n = len(server.requests)
+            switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n" if n == 1 else b""
+            conn.sendall(switch + http_answer(b'{"n": %d}' % n))
+
+    client = HomeAssistantClient(scripted(switching_first).url)
+    with pytest.raises(HomeAssistantBadAnswer):
+        client.request("POST", "/api/x", token="t", until=until(), body={})
+    assert client.request("POST", "/api/x", token="t", until=until(), body={}).json() == {"n": 2}
+    assert client.connections_opened == 2

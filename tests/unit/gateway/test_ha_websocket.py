@@ -22,7 +22,7 @@ import pytest
 from gateway import ha_websocket
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable
 from gateway.ha_client import HomeAssistantClient
-from support import ROOT, TOKEN
+from support import ROOT, TOKEN, resolving
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 HA_VERSION = "2025.4.4"
@@ -367,6 +367,14 @@ def test_a_refused_connection_is_unreachable():
     with pytest.raises(HomeAssistantUnreachable) as caught:
         ha_websocket.connect(HomeAssistantClient(f"http://127.0.0.1:{port}"), TOKEN, until())
     assert caught.value.reason == "refused"
+
+
+def test_a_dead_address_before_a_live_one_leaves_the_websocket_time_to_connect(fake_ha_ws, dropping, monkeypatch):
+    ha = fake_ha_ws(websocket=serve_home_assistant({}))
+    port = int(ha.url.rsplit(":", 1)[1])
+    resolving(monkeypatch, "ha.test", dropping().port, port)  # the first address drops every SYN
+    with ha_websocket.connect(HomeAssistantClient(f"http://ha.test:{port}"), TOKEN, until(2.0)) as ws:
+        assert ws.ha_version == HA_VERSION
 
 
 def test_wss_uses_the_clients_tls_context(fake_ha_ws, tmp_path):

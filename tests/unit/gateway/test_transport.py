@@ -230,3 +230,30 @@ def test_the_doctor_keeps_its_report_when_the_websocket_check_runs_out_of_time(b
     assert "deadline" in checks["websocket"]["detail"]
     assert checks["latency"]["status"] == "ok"  # the report went on after the check that ran out of time
     assert server.trickled < 110
+
+
+# ---- issue 17: the connect phase inside the one deadline; a proxy's interim answers ----
+
+
+def test_a_lost_syn_and_a_stalled_handshake_are_answered_while_lambda_time_is_left(dropping, bridge_env,
+                                                                                  alexa_schema, output):
+    server = dropping()
+    server.admit(after_s=0.3)  # the first SYN is lost; the one Linux sends 1 s later gets in, then TLS stalls
+    bridge_env(HA_URL=f"https://127.0.0.1:{server.port}")
+    context = FakeContext(remaining_ms=2300)
+    event = assert_error(lambda_handler(directive(), context), alexa_schema, "BRIDGE_UNREACHABLE")
+    assert context.get_remaining_time_in_millis() > 0, "answered after the function would have ended"
+    assert "deadline" in event["payload"]["message"]
+    assert "directive failed" in output()
+
+
+def test_each_directive_gets_its_own_answer_behind_a_proxy_that_sends_early_hints(scripted, bridge_env):
+    def early_hints(server, conn, index):
+        while request := server.read_request(conn):
+            conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n" + answer_to(request))
+
+    bridge_env(HA_URL=scripted(early_hints).url)
+    for n in range(3):
+        event = directive(endpoint_id=f"light#lamp_{n}")
+        event["directive"]["header"]["correlationToken"] = f"corr-{n}"
+        assert lambda_handler(event, FakeContext()) == ha_response(event)
