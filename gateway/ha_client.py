@@ -237,10 +237,12 @@ def resolve(host: str, port: int, until: float) -> list:
     """getaddrinfo for a TCP connection, within `until`. The lookup has no timeout of its own and cannot be
     interrupted, so a name is looked up on a thread that is given up on at the deadline (it ends when the
     resolver does); an IP address needs no lookup and no thread."""
-    try:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
-    except socket.gaierror:
-        pass  # a name, not an address
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     box = {}
 
     def lookup():

@@ -3,12 +3,11 @@
 import ipaddress
 import socket
 import ssl
-import threading
 import time
 from urllib.parse import urlsplit
 
 from gateway.config import settings
-from gateway.ha_client import default_client, hostport
+from gateway.ha_client import default_client, hostport, resolve
 from ha_devices import certificate
 from ha_devices.doctor.advice import FIX_CLIENT_CERT, FIX_PROXY, FIX_TLS, FIX_UNREACHABLE, FIX_URL, TLS_FIXES
 from ha_devices.doctor.outcome import Outcome, Probe, failed, passed, warned
@@ -45,7 +44,7 @@ def check_dns(probe: Probe) -> Outcome:
         return passed(f"{host} is an IP address: no lookup needed" + _private_note(host))
     timeout = probe.timeout()
     try:
-        infos = _resolve(host, port, timeout)
+        infos = resolve(host, port, time.monotonic() + timeout)
     except socket.gaierror as err:
         return failed(f"{host} does not resolve ({err.strerror})",
                       "check the host name in HA_URL: it must be in public DNS, as AWS resolves it, not your router")
@@ -128,26 +127,6 @@ def check_tls(probe: Probe) -> Outcome:
     if problems:
         return warned(f"{detail}; {', '.join(problems)}", "renew the certificate before it expires")
     return passed(detail)
-
-
-def _resolve(host: str, port: int, timeout: float) -> list:
-    """getaddrinfo with a timeout: it has none of its own, and a stuck resolver must not stall the report."""
-    box = {}
-
-    def lookup():
-        try:
-            box["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as err:
-            box["error"] = err
-
-    worker = threading.Thread(target=lookup, daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise TimeoutError(f"no DNS answer within {timeout:.1f} s")
-    if "error" in box:
-        raise box["error"]
-    return box["infos"]
 
 
 def _tls_connection(probe: Probe, context: ssl.SSLContext):
