@@ -85,7 +85,7 @@ class FakeHomeAssistant:
 
 def load_template() -> dict:
     """template.yaml with its short forms in long form (!Ref X -> {"Ref": "X"}, !Sub s -> {"Fn::Sub": s})."""
-    from devtools.local_invoke import load_template as load
+    from devtools.function_env import load_template as load
 
     return load(ROOT / "template.yaml")
 

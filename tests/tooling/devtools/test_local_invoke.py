@@ -10,7 +10,8 @@ import types
 import pytest
 
 from devtools import local_invoke
-from devtools.local_invoke import Result, env_json, format_metrics, function_settings, invoke, load_template
+from devtools.function_env import env_json, function_settings, load_template
+from devtools.local_invoke import Result, format_metrics, invoke
 
 HANDLERS = '''
 import json, os, sys, time
