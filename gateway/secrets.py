@@ -24,6 +24,11 @@ USABLE_TOKEN = re.compile(r"[!-~]+")
 _cache: dict[str, tuple[float, str]] = {}
 
 
+def clear_cache() -> None:
+    """Forget every parameter read, so that the next read asks for it again (tests, after changing the settings)."""
+    _cache.clear()
+
+
 class SecretError(RuntimeError):
     """A configured secret cannot be read or used; the message names it, never its value."""
 

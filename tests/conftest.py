@@ -69,14 +69,14 @@ def bridge_env(monkeypatch):
         for name, value in values.items():
             monkeypatch.setenv(name, value)
         config.settings.cache_clear()
-        ha_client._client.cache_clear()
-        secrets._cache.clear()
+        ha_client.forget_clients()
+        secrets.clear_cache()
 
     apply()
     yield apply
     config.settings.cache_clear()
-    ha_client._client.cache_clear()
-    secrets._cache.clear()
+    ha_client.forget_clients()
+    secrets.clear_cache()
 
 
 @pytest.fixture
