@@ -27,6 +27,7 @@ class Settings:
     assist_language: str
     assist_allow_operator_token: bool  # an unlinked custom-skill user may act with HA_TOKEN (off by default)
     alexa_expose: str  # what Alexa discovers: all, assist, cloud or label:<name> (gateway.alexa_exposure)
+    assist_rooms: str  # Echo device IDs -> HA areas: a JSON object, or the name of an SSM parameter holding one
 
 
 PLAIN_HTTP_WARNING = (
@@ -68,6 +69,7 @@ def settings() -> Settings:
         assist_language=env("ASSIST_LANGUAGE", "").strip(),
         assist_allow_operator_token=_flag("ASSIST_ALLOW_OPERATOR_TOKEN", False),
         alexa_expose=env("ALEXA_EXPOSE", "").strip() or "all",
+        assist_rooms=env("ASSIST_ROOMS", "").strip(),
     )
     if plain_http_to_another_machine(found.ha_url):
         from gateway.log import logger

@@ -8,6 +8,7 @@ from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreacha
 from gateway.ha_client import default_client
 from gateway.metrics import milliseconds
 from gateway.redact import error_message
+from gateway.rooms import room
 from gateway.secrets import default_token
 from ha_assist import progressive
 from ha_assist.errors import (
@@ -21,7 +22,7 @@ from ha_assist.errors import (
     AssistTokenRejected,
     AssistUnreachable,
 )
-from ha_assist.phrases import phrase
+from ha_assist.phrases import ha_language, phrase
 from ha_assist.request import SkillRequest, dig
 from ha_assist.speech import from_ssml, ssml
 
@@ -54,14 +55,16 @@ def ask(request: SkillRequest, conversation_id: str | None, until: float) -> Ans
         raise AssistNoToken("the request carries no account-linked token and HA_TOKEN is not configured")
     timer = progressive.schedule(request, ssml(phrase("one_moment", request.locale)))
     try:
+        echo_room = room(request.device_id, token, until) if request.device_id else None
         return converse(
             request.query,
             token=token,
             until=until,
-            language=config.assist_language or request.locale,
+            language=config.assist_language or ha_language(request.locale),
             agent_id=config.assist_agent_id,
             conversation_id=conversation_id,
             linked=linked,
+            device_id=echo_room.device_id if echo_room else None,
         )
     finally:
         if timer is not None:
@@ -77,8 +80,12 @@ def converse(
     agent_id: str = "",
     conversation_id: str | None = None,
     linked: bool = False,
+    device_id: str | None = None,
 ) -> Answer:
-    """Send `text` to Assist and return its answer; raises AssistError. `linked`: the token is the user's own."""
+    """Send `text` to Assist and return its answer; raises AssistError. `linked`: the token is the user's own.
+
+    `device_id`: a Home Assistant device whose area Assist takes as the user's (gateway.rooms).
+    """
     body = {"text": text}
     if language:
         body["language"] = language
@@ -86,6 +93,8 @@ def converse(
         body["agent_id"] = agent_id
     if conversation_id:
         body["conversation_id"] = conversation_id
+    if device_id:
+        body["device_id"] = device_id
     try:
         client = default_client()
     except ValueError as err:  # HA_URL missing or malformed

@@ -1,13 +1,15 @@
 """Parse a custom skill request, dispatch it by request type and intent, and answer Alexa whatever happens."""
 
+from dataclasses import replace
+
 from gateway.ha_client import deadline
 from gateway.log import logger
 from gateway.metrics import error as count_error
 from ha_assist.conversation import ask
 from ha_assist.errors import AssistError
-from ha_assist.phrases import phrase
-from ha_assist.request import ASSIST_INTENT, SkillRequest, parse
-from ha_assist.response import elicit_query, empty, end, link_account_card, speak
+from ha_assist.phrases import DEFAULT_LOCALE, LOCALES, phrase
+from ha_assist.request import ASSIST_INTENT, WHICH_DEVICE_INTENT, SkillRequest, parse
+from ha_assist.response import elicit_query, empty, end, link_account_card, simple_card, speak
 
 # Session attributes. They travel with the Alexa session, so each user's conversation stays their own.
 CONVERSATION_ID = "conversation_id"  # Home Assistant's, so that a follow-up continues the same conversation
@@ -19,6 +21,10 @@ def handle(event, context) -> dict:
     request = SkillRequest(type="")
     try:
         request = parse(event)
+        if request.locale not in LOCALES:
+            # Alexa sends only the locales of the skill's models; anything else is answered in English.
+            logger.warning("unknown locale: answering in English", extra={"locale": request.locale[:40]})
+            request = replace(request, locale=DEFAULT_LOCALE)
         return REQUESTS.get(request.type, unsupported)(request, context)
     except Exception:
         logger.exception("unexpected failure", extra={"request_type": request.type, "intent": request.intent})
@@ -90,6 +96,26 @@ def failure(request: SkillRequest, err: AssistError) -> dict:
     return speak(phrase(err.phrase, request.locale), end_session=True, card=card, attributes=request.attributes)
 
 
+def which_device(request: SkillRequest, context) -> dict:
+    """A card with the Echo's device ID and its room in ASSIST_ROOMS: what the owner needs to map it."""
+    from gateway.rooms import RoomsError, configured
+
+    if not request.device_id:
+        return speak(phrase("no_device", request.locale), end_session=True, attributes=request.attributes)
+    try:
+        area = configured().get(request.device_id)
+    except RoomsError as err:
+        logger.warning("ASSIST_ROOMS refused", extra={"reason": str(err)})
+        area = None
+    room = area or phrase("device_card_no_room", request.locale)
+    card = simple_card(phrase("card_title", request.locale),
+                       phrase("device_card", request.locale).format(device_id=request.device_id, room=room))
+    said = phrase("its_room", request.locale).format(room=area) if area else phrase("no_room", request.locale)
+    logger.info("device ID sent on a card", extra={"mapped": bool(area)})
+    return speak(f"{phrase('this_device', request.locale)} {said}", end_session=True, card=card,
+                 attributes=request.attributes)
+
+
 def help_intent(request: SkillRequest, context) -> dict:
     return speak(
         phrase("help", request.locale),
@@ -151,6 +177,7 @@ REQUESTS = {
 }
 INTENTS = {
     ASSIST_INTENT: assist,
+    WHICH_DEVICE_INTENT: which_device,
     "AMAZON.HelpIntent": help_intent,
     "AMAZON.FallbackIntent": fallback,
     "AMAZON.StopIntent": goodbye,

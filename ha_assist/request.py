@@ -2,10 +2,13 @@
 
 from dataclasses import dataclass, field
 
+from ha_assist.phrases import DEFAULT_LOCALE
+
 # The catch-all intent of skill-package/: the user's words arrive in its AMAZON.SearchQuery slot.
 ASSIST_INTENT = "AssistIntent"
+# Answers with a card holding the Echo's device ID and its room: what ASSIST_ROOMS needs.
+WHICH_DEVICE_INTENT = "WhichDeviceIntent"
 QUERY_SLOT = "query"
-DEFAULT_LOCALE = "en-US"
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class SkillRequest:
     access_token: str = ""  # the account-linked token, "" when the skill is not linked
     api_endpoint: str = ""  # Alexa's API for this request (progressive responses)
     api_access_token: str = ""
+    device_id: str = ""  # the Echo's ID (context.System.device.deviceId), the key of ASSIST_ROOMS
     reason: str = ""  # SessionEndedRequest: why the session ended
     error: str = ""  # SessionEndedRequest, System.ExceptionEncountered: the error Alexa reports
 
@@ -58,6 +62,7 @@ def parse(event: dict) -> SkillRequest:
         or _text(dig(event, "session", "user", "accessToken")),
         api_endpoint=_text(dig(event, "context", "System", "apiEndpoint")),
         api_access_token=_text(dig(event, "context", "System", "apiAccessToken")),
+        device_id=_text(dig(event, "context", "System", "device", "deviceId")),
         reason=_text(request.get("reason")),
         error=": ".join(filter(None, (error_type, error_message))),
     )

@@ -41,6 +41,11 @@ def link_account_card() -> dict:
     return {"type": "LinkAccount"}
 
 
+def simple_card(title: str, content: str) -> dict:
+    """A card in the Alexa app with a title and plain text."""
+    return {"type": "Simple", "title": title, "content": content}
+
+
 def elicit_query() -> dict:
     """Ask Alexa to take the user's next words whole, as the catch-all slot, whatever they are.
 

@@ -59,7 +59,7 @@ def add_documented_since_schema(schema: dict) -> None:
 @pytest.fixture
 def bridge_env(monkeypatch):
     """Set bridge settings for one test: `bridge_env(HA_URL=..., HA_TOKEN=...)`; other HA_ settings are cleared."""
-    from gateway import config, ha_client, secrets
+    from gateway import config, ha_client, rooms, secrets
 
     for name in list(os.environ):
         if name.startswith(("HA_", "ASSIST_", "ALEXA_")):
@@ -71,12 +71,14 @@ def bridge_env(monkeypatch):
         config.settings.cache_clear()
         ha_client.forget_clients()
         secrets.clear_cache()
+        rooms.forget()
 
     apply()
     yield apply
     config.settings.cache_clear()
     ha_client.forget_clients()
     secrets.clear_cache()
+    rooms.forget()
 
 
 @pytest.fixture

@@ -106,7 +106,7 @@ def test_environment_names_follow_the_design(function):
     assert set(function["Environment"]["Variables"]) == {
         "HA_URL", "HA_VERIFY_TLS", "HA_TOKEN", "HA_TOKEN_PARAMETER", "HA_HEADERS_PARAMETER", "BRIDGE_PRELOAD",
         "ASSIST_AGENT_ID", "ASSIST_LANGUAGE",
-        "ASSIST_ALLOW_OPERATOR_TOKEN", "ALEXA_EXPOSE",
+        "ASSIST_ALLOW_OPERATOR_TOKEN", "ASSIST_ROOMS", "ALEXA_EXPOSE",
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
     }  # fmt: skip
     # A secret never sits in the configuration: HA_TOKEN is declared empty, for `sam local invoke --env-vars`.
@@ -125,11 +125,12 @@ def test_each_grant_is_conditional_and_covers_one_named_resource(role):
         assert otherwise == {"Ref": "AWS::NoValue"}
         (statement,) = named["PolicyDocument"]["Statement"]
         grants[condition] = statement
-    assert set(grants) == {"HasTokenParameter", "HasHeadersParameter", "HasParameterKmsKey"}
-    for condition, parameter in (("HasTokenParameter", "HomeAssistantTokenParameter"),
-                                 ("HasHeadersParameter", "HomeAssistantHeadersParameter")):
+    assert set(grants) == {"HasTokenParameter", "HasHeadersParameter", "HasRoomsParameter", "HasParameterKmsKey"}
+    for condition, parameter in (("HasTokenParameter", "${HomeAssistantTokenParameter}"),
+                                 ("HasHeadersParameter", "${HomeAssistantHeadersParameter}"),
+                                 ("HasRoomsParameter", "/${AWS::StackName}/assist-rooms")):
         assert grants[condition]["Action"] == "ssm:GetParameter"
-        assert grants[condition]["Resource"]["Fn::Sub"].endswith(f":parameter${{{parameter}}}")
+        assert grants[condition]["Resource"]["Fn::Sub"].endswith(f":parameter{parameter}")
     kms = grants["HasParameterKmsKey"]
     assert (kms["Action"], kms["Resource"]) == ("kms:Decrypt", {"Ref": "ParameterKmsKeyArn"})
     assert kms["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}
@@ -168,6 +169,7 @@ PARAMETER_ONLY_CHANGES = {
     "AssistAgentId": "conversation.openai",
     "AssistLanguage": "de",
     "AssistAllowOperatorToken": "true",
+    "AssistRooms": "true",
     "LogLevel": "DEBUG",
     "MemorySize": "512",
     "EnableSnapStart": "true",
@@ -238,16 +240,35 @@ def _parameter_values(template, overrides):
     return values | REQUIRED | overrides
 
 
-def _resolve(value, parameters):
-    """What CloudFormation makes of the version description: Fn::Select, Fn::Sub and Ref of parameters."""
+def _resolve(value, parameters, conditions=None):
+    """What CloudFormation makes of the version description: Fn::Select, Fn::Sub, Fn::If and Ref of parameters.
+
+    `conditions`: the template's, to evaluate an Fn::If; without them it is its longer branch (the worst case).
+    """
     if isinstance(value, dict) and "Fn::Select" in value:
         index, items = value["Fn::Select"]
-        return _resolve(items[int(index)], parameters)
+        return _resolve(items[int(index)], parameters, conditions)
     if isinstance(value, dict) and "Fn::Sub" in value:
-        return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda match: parameters[match.group(1)], value["Fn::Sub"])
+        text, variables = value["Fn::Sub"] if isinstance(value["Fn::Sub"], list) else (value["Fn::Sub"], {})
+        values = {**parameters, **{name: _resolve(item, parameters, conditions) for name, item in variables.items()}}
+        return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda match: values[match.group(1)], text)
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, when_true, when_false = value["Fn::If"]
+        if conditions is None:
+            return max((_resolve(branch, parameters) for branch in (when_true, when_false)), key=len)
+        chosen = when_true if _holds(conditions[condition], parameters) else when_false
+        return _resolve(chosen, parameters, conditions)
     if isinstance(value, dict) and "Ref" in value:
         return parameters[value["Ref"]]
     return value
+
+
+def _holds(condition, parameters) -> bool:
+    """A template condition of Fn::Equals and Fn::Not over parameters."""
+    if "Fn::Not" in condition:
+        return not _holds(condition["Fn::Not"][0], parameters)
+    left, right = (_resolve(side, parameters) for side in condition["Fn::Equals"])
+    return left == right
 
 
 def _parameters_used(value, template) -> set[str]:
@@ -304,9 +325,10 @@ def test_a_parameter_only_redeploy_publishes_a_new_version(translated, template,
     base_id, base = _version(translated["base"])
     changed_id, changed = _version(translated[name])
     assert changed_id == base_id  # why the description is needed at all
-    before = _resolve(base["Properties"]["Description"], _parameter_values(template, {}))
+    conditions = template["Conditions"]
+    before = _resolve(base["Properties"]["Description"], _parameter_values(template, {}), conditions)
     changed_values = _parameter_values(template, {name: PARAMETER_ONLY_CHANGES[name]})
-    after = _resolve(changed["Properties"]["Description"], changed_values)
+    after = _resolve(changed["Properties"]["Description"], changed_values, conditions)
     assert before != after
 
 
@@ -360,7 +382,7 @@ def test_the_function_may_write_only_to_its_own_log_group(translated, case):
     assert "ManagedPolicyArns" not in role
     statements = [statement for policy in role["Policies"] for named in _branches(policy)
                   for statement in named["PolicyDocument"]["Statement"]]
-    assert len(statements) == 4  # logs, two SSM parameters, the KMS key
+    assert len(statements) == 5  # logs, three SSM parameters, the KMS key
     own_group = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
                             ":log-group:/aws/lambda/${AWS::StackName}:*"}
     for statement in statements:

@@ -130,7 +130,7 @@ def test_one_shot_command_goes_to_assist_and_ends_the_session(fake_ha, bridge_en
     method, path, headers, _ = ha.requests[0]
     assert (method, path) == ("POST", "/api/conversation/process")
     assert headers["Authorization"] == f"Bearer {OPERATOR_TOKEN}"
-    assert sent_body(ha) == {"text": "turn off the kitchen lights", "language": "en-US"}
+    assert sent_body(ha) == {"text": "turn off the kitchen lights", "language": "en"}
     assert answer["sessionAttributes"]["conversation_id"] == "01HCONVERSATION"
 
 
@@ -182,7 +182,7 @@ def test_the_language_follows_the_locale_of_the_request(fake_ha, bridge_env):
     ha = fake_ha(answering())
     bridge_env(HA_URL=ha.url, **OPERATOR)
     lambda_handler(assist_event("schalte das Küchenlicht aus", locale="de-DE"), FakeContext())
-    assert sent_body(ha) == {"text": "schalte das Küchenlicht aus", "language": "de-DE"}
+    assert sent_body(ha) == {"text": "schalte das Küchenlicht aus", "language": "de"}
 
 
 def test_an_empty_query_asks_for_the_words(fake_ha, bridge_env):

@@ -11,8 +11,8 @@ import pytest
 
 from fast_path import classify, lambda_handler
 from ha_assist.handlers import INTENTS
-from ha_assist.phrases import PHRASES
-from ha_assist.request import ASSIST_INTENT, QUERY_SLOT
+from ha_assist.phrases import LOCALES, PHRASES, ha_language
+from ha_assist.request import ASSIST_INTENT, QUERY_SLOT, WHICH_DEVICE_INTENT
 from ha_assist.response import elicit_query
 from support import ROOT, FakeContext
 
@@ -21,9 +21,6 @@ MODELS = sorted((PACKAGE / "interactionModels" / "custom").glob("*.json"))
 EVENTS = sorted((ROOT / "events").glob("assist_*.json"))
 REQUIRED_INTENTS = {"AMAZON.HelpIntent", "AMAZON.StopIntent", "AMAZON.CancelIntent", "AMAZON.NavigateHomeIntent",
                     "AMAZON.FallbackIntent"}
-# What a sample utterance may contain: words (any script), apostrophes, periods of abbreviations, slots.
-WORD = r"(?:[^\W\d_]+(?:['.][^\W\d_]*)*|\{[A-Za-z_]+\})"
-SAMPLE = re.compile(rf"{WORD}(?: {WORD})*")
 
 
 def manifest() -> dict:
@@ -34,37 +31,96 @@ def language_model(path: Path) -> dict:
     return json.loads(path.read_text())["interactionModel"]
 
 
-def test_every_locale_of_the_manifest_has_an_interaction_model():
-    locales = set(manifest()["publishingInformation"]["locales"])
-    assert "en-US" in locales
-    assert {path.stem for path in MODELS} == locales
+# Amazon's custom-skill languages ("Develop Skills in Multiple Languages", Alexa Skills Kit documentation); Home
+# Assistant's Assist speaks every one of them (home-assistant-intents has ar, de, en, es, fr, hi, it, ja, nl, pt-BR).
+AMAZON_LOCALES = {"ar-SA", "de-DE", "en-AU", "en-CA", "en-GB", "en-IN", "en-US", "es-ES", "es-MX", "es-US", "fr-CA",
+                  "fr-FR", "hi-IN", "it-IT", "ja-JP", "nl-NL", "pt-BR"}
+# Home Assistant's language codes (homeassistant/generated/languages.py, 2025.4 to 2026.11).
+HA_LANGUAGES = {"ar", "de", "en", "en-GB", "es", "fr", "hi", "it", "ja", "nl", "pt-BR"}
+# What a word of a sample or an invocation name is made of, per script: letters and the marks that go with them.
+SCRIPTS = {"ar": r"[\u0621-\u064a\u064b-\u0652]", "hi": r"[\u0900-\u097f]", "ja": r"[\u3040-\u30ff\u4e00-\u9fff]"}
+LATIN = r"[a-zà-ÿßœ]"
+WAKE_WORDS = {"ar": "اليكسا، ", "ja": "アレクサ、"}
+
+
+def test_every_locale_alexa_and_assist_share_has_a_model_a_listing_and_phrases():
+    assert set(LOCALES) == AMAZON_LOCALES
+    assert {path.stem for path in MODELS} == AMAZON_LOCALES
+    assert set(manifest()["publishingInformation"]["locales"]) == AMAZON_LOCALES
+    assert set(LOCALES.values()) <= HA_LANGUAGES
+    for locale, language in LOCALES.items():
+        assert language.split("-")[0] == locale.split("-")[0]
+        assert set(PHRASES[language.split("-")[0]]) == set(PHRASES["en"]), locale
+
+
+def test_home_assistant_hears_its_own_language_codes():
+    assert {ha_language(locale) for locale in ("en-US", "en-AU", "en-CA", "en-IN")} == {"en"}
+    assert ha_language("en-GB") == "en-GB"
+    assert {ha_language(locale) for locale in ("es-ES", "es-MX", "es-US")} == {"es"}
+    assert {ha_language(locale) for locale in ("fr-FR", "fr-CA")} == {"fr"}
+    assert ha_language("pt-BR") == "pt-BR"
+    assert ha_language("xx-YY") == "en"
 
 
 def test_the_manifest_points_at_a_lambda_function():
     assert manifest()["apis"]["custom"]["endpoint"]["uri"].startswith("arn:aws:lambda:")
 
 
+@pytest.mark.parametrize("locale", sorted(AMAZON_LOCALES))
+def test_the_listing_speaks_the_locales_language(locale):
+    listing = manifest()["publishingInformation"]["locales"][locale]
+    language = locale.split("-")[0]
+    invocation = language_model(PACKAGE / "interactionModels" / "custom" / f"{locale}.json")["languageModel"][
+        "invocationName"]
+    assert listing["name"] and listing["summary"] and listing["description"] and listing["keywords"]
+    assert 1 <= len(listing["examplePhrases"]) <= 3
+    for example in listing["examplePhrases"]:
+        assert example.startswith(WAKE_WORDS.get(language, "Alexa, ")), example
+        assert invocation in example, example
+    english = manifest()["publishingInformation"]["locales"]["en-US"]
+    assert language == "en" or (listing["summary"], listing["description"]) != (english["summary"],
+                                                                                english["description"])
+
+
+def _word(language: str, upper: bool = False) -> str:
+    letters = SCRIPTS.get(language, LATIN)
+    if upper and language not in SCRIPTS:
+        letters = LATIN.replace("a-z", "A-Za-z").replace("à-ÿ", "À-ÿ")
+    return rf"{letters}+(?:['.]{letters}*)*"
+
+
 @pytest.mark.parametrize("path", MODELS, ids=lambda path: path.stem)
 def test_interaction_model(path):
     model = language_model(path)
+    language = path.stem.split("-")[0]
     invocation = model["languageModel"]["invocationName"]
-    # Alexa's rules: lower case letters and spaces, at least two words, no wake word or launch word.
-    assert re.fullmatch(r"[a-zà-ÿß]+( [a-zà-ÿß]+)+", invocation)
+    word = _word(language)
+    # Alexa's rules: the locale's script, lower case, at least two words (Japanese writes none apart), no wake word
+    # or launch word.
+    assert re.fullmatch(rf"{word}" if language == "ja" else rf"{word}( {word})+", invocation), invocation
     assert not {"alexa", "amazon", "echo", "skill", "app"} & set(invocation.split())
     intents = {intent["name"]: intent for intent in model["languageModel"]["intents"]}
-    assert REQUIRED_INTENTS <= set(intents)
+    assert REQUIRED_INTENTS | {WHICH_DEVICE_INTENT} <= set(intents)
     # Every intent of the model has a handler: none of them ends as "I can't do that here".
     assert set(intents) <= set(INTENTS)
     catch_all = intents[ASSIST_INTENT]
     slot = "{" + QUERY_SLOT + "}"
     assert catch_all["slots"] == [{"name": QUERY_SLOT, "type": "AMAZON.SearchQuery", "samples": [slot]}]
-    samples = catch_all["samples"]
+    samples = catch_all["samples"] + intents[WHICH_DEVICE_INTENT]["samples"]
+    assert len(intents[WHICH_DEVICE_INTENT]["samples"]) >= 5
     assert len(samples) == len(set(sample.lower() for sample in samples))
-    for sample in samples:
-        assert SAMPLE.fullmatch(sample), sample
+    token = rf"(?:{_word(language, upper=True)}|\{{[A-Za-z_]+\}})"
+    sample_shape = re.compile(rf"{token}+" if language == "ja" else rf"{token}(?: {token})*")
+    for sample in catch_all["samples"]:
+        assert sample_shape.fullmatch(sample), sample
         # Alexa rejects a phrase-slot sample without a carrier phrase; the slot alone is for elicitation only.
         assert sample.count(slot) == 1 and sample != slot, sample
         assert invocation not in sample, sample
+    for sample in intents[WHICH_DEVICE_INTENT]["samples"]:
+        assert sample_shape.fullmatch(sample) and "{" not in sample, sample
+    prompts = {variation["value"] for prompt in model["prompts"] for variation in prompt["variations"]}
+    english = language_model(PACKAGE / "interactionModels" / "custom" / "en-US.json")["prompts"]
+    assert prompts and (language == "en" or not prompts & {v["value"] for v in english[0]["variations"]})
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda path: path.stem)
@@ -77,13 +133,6 @@ def test_the_dialog_model_allows_the_slot_elicitation_the_bridge_sends(path):
     prompt_ids = {prompt["id"] for prompt in model["prompts"]}
     assert slot["prompts"]["elicitation"] in prompt_ids
     assert set(directive["updatedIntent"]["slots"]) == set(dialog_slots)
-
-
-@pytest.mark.parametrize("path", MODELS, ids=lambda path: path.stem)
-def test_the_bridge_speaks_the_language_of_each_model(path):
-    language = path.stem.split("-")[0]
-    assert language in PHRASES
-    assert set(PHRASES[language]) == set(PHRASES["en"])
 
 
 @pytest.mark.parametrize("path", EVENTS, ids=lambda path: path.stem)
