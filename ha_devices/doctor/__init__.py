@@ -5,7 +5,8 @@ Alexa Smart Home is affected) or "failed" (Alexa Smart Home cannot work). A chec
 pass is "skipped" with the reason. The report's `ok` is true when no check failed.
 
 The checks live by layer: `network` (URL, DNS, TCP, TLS), `api` (Home Assistant's APIs), `linking` (account linking
-and state reports); `advice` holds what the report tells an owner to do, `outcome` what a check returns.
+and state reports), `rooms` (the Echos' rooms for Assist); `advice` holds what the report tells an owner to do,
+`outcome` what a check returns.
 """
 
 import time
@@ -24,6 +25,7 @@ from ha_devices.doctor.api import (
 from ha_devices.doctor.linking import ALEXA_CLIENT_IDS, check_account_linking, check_state_reports
 from ha_devices.doctor.network import check_dns, check_tcp, check_tls, check_url
 from ha_devices.doctor.outcome import Outcome, Probe, failed
+from ha_devices.doctor.rooms import check_rooms
 from ha_devices.errors import crash_site
 
 __all__ = ["ALEXA_CLIENT_IDS", "CHECKS", "FIX_LINKING_URL", "TLS_FIXES", "Outcome", "Probe", "check_account_linking",
@@ -45,6 +47,7 @@ CHECKS = [  # (name, check, the checks it needs)
     ("latency", check_latency, ("token",)),
     ("account_linking", check_account_linking, ("token",)),
     ("state_reports", check_state_reports, ("websocket",)),
+    ("rooms", check_rooms, ("websocket",)),
 ]
 
 

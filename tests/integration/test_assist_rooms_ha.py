@@ -126,3 +126,16 @@ def test_a_room_that_is_no_area_leaves_the_utterance_unbroken(bridge, bridge_env
     assert state(bridge, KITCHEN) == "on"
     reason = "Home Assistant has no area 'Garage'" if takes_device_id(bridge.version) else "takes no device_id"
     assert reason in output()
+
+
+def test_the_doctor_lists_the_mapped_echos_and_checks_their_areas(bridge, bridge_env):
+    bridge_env(ASSIST_ROOMS=json.dumps({KITCHEN_ECHO: "Kitchen", OTHER_ECHO: "Garage"}))
+    report = lambda_handler({"devices": {"action": "health"}}, FakeContext(remaining_ms=10000))
+    rooms = next(entry for entry in report["checks"] if entry["check"] == "rooms")
+    assert rooms["status"] == "warning"  # (this Home Assistant has no Alexa endpoint: the report is not ok)
+    if takes_device_id(bridge.version):
+        assert f"{KITCHEN_ECHO} -> 'Kitchen' (sent as device " in rooms["detail"]
+        assert f"{OTHER_ECHO} -> 'Garage': Home Assistant has no area 'Garage'" in rooms["detail"]
+    else:
+        assert f"Home Assistant {bridge.version} takes no device_id" in rooms["detail"]
+        assert rooms["fix"] == "update Home Assistant to 2026.4 or later"

@@ -71,7 +71,7 @@ class WebSocketPeer:
                 return message
 
 
-def serve_home_assistant(commands: dict, token: str = TOKEN):
+def serve_home_assistant(commands: dict, token: str = TOKEN, version: str = HA_VERSION):
     """A WebSocket script that authenticates like Home Assistant and answers commands by type.
 
     `commands` maps a command type to its result, or to a function (message, peer) -> result that may send
@@ -79,12 +79,12 @@ def serve_home_assistant(commands: dict, token: str = TOKEN):
     """
 
     def script(peer: WebSocketPeer) -> None:
-        peer.send({"type": "auth_required", "ha_version": HA_VERSION})
+        peer.send({"type": "auth_required", "ha_version": version})
         auth = peer.recv()
         if not auth or auth.get("access_token") != token:
             peer.send({"type": "auth_invalid", "message": "Invalid access token or password"})
             return
-        peer.send({"type": "auth_ok", "ha_version": HA_VERSION})
+        peer.send({"type": "auth_ok", "ha_version": version})
         while (message := peer.recv()) is not None:
             if message["type"] == "ping":
                 peer.send({"id": message["id"], "type": "pong"})

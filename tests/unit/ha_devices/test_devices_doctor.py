@@ -13,7 +13,7 @@ from support import TOKEN
 from test_ha_websocket import FakeHA, make_certificate, serve_home_assistant
 
 CHECK_NAMES = ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency",
-               "account_linking", "state_reports"]
+               "account_linking", "state_reports", "rooms"]
 ENDPOINT = {"endpointId": "light#kitchen", "friendlyName": "Kitchen", "description": "light.kitchen via HA",
             "manufacturerName": "Home Assistant", "displayCategories": ["LIGHT"],
             "capabilities": [{"type": "AlexaInterface", "interface": "Alexa", "version": "3"}]}
@@ -748,3 +748,59 @@ def test_without_state_report_errors_the_doctor_says_what_it_cannot_see(servers,
     check = by_name(examine())["state_reports"]
     assert check["status"] == "ok" and words in check["detail"], check
     assert "cannot see whether Home Assistant holds Alexa's event token" in check["detail"]
+
+
+# --- ASSIST_ROOMS: the Echos' rooms -----------------------------------------------------------------------------
+
+ROOM_REGISTRIES = {
+    "config/area_registry/list": [{"area_id": "kitchen", "name": "Kitchen"}, {"area_id": "hall", "name": "Hall"}],
+    "config/device_registry/list": [{"id": "d-lamp", "area_id": "kitchen"}, {"id": "d-satellite", "area_id": "hall"}],
+    "config/entity_registry/list_for_display": {"entities": [{"ei": "assist_satellite.hall", "di": "d-satellite"}]},
+}
+
+
+def test_without_assist_rooms_the_rooms_check_passes_saying_so(servers, bridge_env):
+    ha = servers()
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    rooms = by_name(examine())["rooms"]
+    assert rooms == {**rooms, "status": "ok", "detail": "ASSIST_ROOMS is not set: Assist hears no Echo's room"}
+
+
+def test_the_rooms_check_lists_each_mapped_echo_and_the_device_sent_for_it(servers, bridge_env):
+    ha = servers(websocket=serve_home_assistant(ROOM_REGISTRIES, version="2026.11.0"))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_ROOMS=json.dumps({"amzn1.ask.device.K": "kitchen"}))
+    rooms = by_name(examine())["rooms"]
+    assert rooms["status"] == "ok"
+    assert rooms["detail"] == "1 Echo(s) mapped: amzn1.ask.device.K -> 'kitchen' (sent as device d-lamp)"
+
+
+def test_an_area_that_does_not_exist_or_has_only_a_satellite_is_a_warning(servers, bridge_env):
+    ha = servers(websocket=serve_home_assistant(ROOM_REGISTRIES, version="2026.11.0"))
+    rooms = {"amzn1.ask.device.G": "Garage", "amzn1.ask.device.H": "Hall", "amzn1.ask.device.K": "Kitchen"}
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_ROOMS=json.dumps(rooms))
+    report = examine()
+    check = by_name(report)["rooms"]
+    assert check["status"] == "warning" and report["ok"] is True
+    assert "amzn1.ask.device.G -> 'Garage': Home Assistant has no area 'Garage'" in check["detail"]
+    assert "amzn1.ask.device.H -> 'Hall': area 'Hall' has no device the bridge can name" in check["detail"]
+    assert "amzn1.ask.device.K -> 'Kitchen' (sent as device d-lamp)" in check["detail"]
+    assert "2 of them go without a room" in check["detail"]
+    assert "Settings, Areas" in check["fix"]
+
+
+def test_a_home_assistant_before_2026_4_is_named_as_the_reason_rooms_do_not_reach_assist(servers, bridge_env):
+    ha = servers(websocket=serve_home_assistant(ROOM_REGISTRIES, version="2025.4.4"))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_ROOMS=json.dumps({"amzn1.ask.device.K": "kitchen"}))
+    check = by_name(examine())["rooms"]
+    assert check["status"] == "warning"
+    assert "Home Assistant 2025.4.4 takes no device_id in its conversation API" in check["detail"]
+    assert check["fix"] == "update Home Assistant to 2026.4 or later"
+
+
+def test_a_malformed_assist_rooms_is_a_warning_naming_the_setting_not_its_value(servers, bridge_env):
+    ha = servers()
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_ROOMS='{"amzn1.ask.device.SECRETISH": 7}')
+    check = by_name(examine())["rooms"]
+    assert check["status"] == "warning"
+    assert check["detail"].startswith("ASSIST_ROOMS: the area of entry 1 is not a non-empty string")
+    assert "SECRETISH" not in json.dumps(check)
