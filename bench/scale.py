@@ -5,7 +5,9 @@ For each home size a real Home Assistant is started with the demo plus generated
 processes through the real Lambda runtime interface client (bench.runner), as in the cold table: a few cold ones,
 then warm ones in one process. The floor is the work no bridge can skip: `json.loads` of Home Assistant's answer
 plus the runtime's own serialisation of the bridge's answer (awslambdaric's encoder), timed in a fresh process of
-the same Python between the warm invocations.
+the same Python between the warm invocations. For the big home (the one of the burst) a second row measures the
+same Discovery with ALEXA_EXPOSE=assist: the bridge also reads the owner's choice over one WebSocket connection,
+and the floor also parses the WebSocket answers it reads.
 
 Burst: 16 execution environments started at the same moment against the big home, each switching one light (an
 Alexa routine), then warm bursts of 16 at once in the same environments, counting new TLS connections at the proxy.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -34,6 +37,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 PNG = BENCH_DIR / "results" / "discovery-at-scale.png"
 SCALE_JSON = BENCH_DIR / "results" / "scale.json"
 HOMES = (60, 300, 1100, 2000)
+EXPOSURE = "assist"  # the exposure-filtered row: the expose settings and the entity registry over the WebSocket
 BURST = 16
 ALEXA_LIMIT_MS = 8000
 
@@ -132,10 +136,13 @@ FLOOR_SCRIPT = """
 import json, sys, time
 from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 raw, answer = open(sys.argv[1], "rb").read(), json.load(open(sys.argv[2], encoding="utf-8"))
+frames = [open(path, "rb").read() for path in sys.argv[3:]]  # WebSocket answers the bridge parses too
 marshaller = LambdaMarshaller()
 for _ in sys.stdin:
     started = time.thread_time_ns()
     json.loads(raw)
+    for frame in frames:
+        json.loads(frame)
     parsed = time.thread_time_ns()
     marshaller.marshal_response(answer)[0].encode()
     done = time.thread_time_ns()
@@ -149,12 +156,16 @@ class Floor:
     serialisation of the bridge's answer (awslambdaric's encoder, as on Lambda's python3.13). Asked between the
     bridge's warm invocations, so that whatever else the machine does falls on both alike."""
 
-    def __init__(self, python, raw: bytes, answer: dict):
+    def __init__(self, python, raw: bytes, answer: dict, frames: list[bytes] = ()):
         self.work = tempfile.TemporaryDirectory(prefix="bench-floor-")
         raw_file, answer_file = Path(self.work.name, "ha.json"), Path(self.work.name, "alexa.json")
         raw_file.write_bytes(raw)
         answer_file.write_text(json.dumps(answer), encoding="utf-8")
-        self.process = subprocess.Popen([str(python), "-c", FLOOR_SCRIPT, str(raw_file), str(answer_file)],
+        frame_files = [Path(self.work.name, f"ws-{i}.json") for i in range(len(frames))]
+        for frame_file, frame in zip(frame_files, frames, strict=True):
+            frame_file.write_bytes(frame)
+        self.process = subprocess.Popen([str(python), "-c", FLOOR_SCRIPT, str(raw_file), str(answer_file),
+                                         *map(str, frame_files)],
                                         env={**os.environ, "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"},
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.samples: list[dict] = []
@@ -180,6 +191,63 @@ def log_lines(result) -> int:
     return sum(not line.startswith(("START ", "END ", "REPORT ")) for line in result.logs)
 
 
+def raw_websocket(ha) -> list[bytes]:
+    """The WebSocket answers the bridge reads for ALEXA_EXPOSE=EXPOSURE, as Home Assistant sends them."""
+    import websocket  # websocket-client
+
+    from gateway.alexa_exposure import commands, mode
+
+    ws = websocket.create_connection(ha.url.replace("http", "ws", 1) + "/api/websocket", timeout=60)
+    try:
+        ws.recv()  # auth_required
+        ws.send(json.dumps({"type": "auth", "access_token": ha.token}))
+        ws.recv()  # auth_ok
+        frames = []
+        for message_id, message in enumerate(commands(mode(EXPOSURE)).values(), 1):
+            ws.send(json.dumps({**message, "id": message_id}))
+            frames.append(ws.recv().encode())
+    finally:
+        ws.close()
+    return frames
+
+
+def discoveries(bench, variant, event: dict, raw: bytes, args, size: int, frames: list[bytes] = ()) -> dict:
+    """Cold and warm Discoveries of `variant`, with the floor sampled before each warm one."""
+    cold = [bench.cold(variant) for _ in range(args.scale_cold)]
+    runs: list = []
+    floor: list[Floor] = []
+
+    def events():  # this process's first request, then warm ones, each after a sample of the floor
+        yield event
+        floor.append(Floor(bench.python, raw, runs[0].response, frames))
+        for _ in range(args.scale_warm):
+            floor[0].sample()
+            yield event
+
+    bench.invoke(variant, events(), on_result=runs.append)
+    warm = runs[1:]
+    for result in runs:
+        if result.error is not None:
+            raise SystemExit(f"bench.scale: the {size}-endpoint home failed ({variant.key}): {result.error}")
+    answer = warm[-1].response
+    if answer["event"]["header"]["name"] != "Discover.Response":
+        raise SystemExit(f"bench.scale: the {size}-endpoint home ({variant.key}) answered {answer['event']}")
+    figures = {
+        "sent": len(answer["event"]["payload"]["endpoints"]),
+        "ha_bytes": len(raw), "answer_bytes": len(json.dumps(answer, ensure_ascii=False).encode()),
+        "floor": floor[0].close(),
+        "ha_ms": summary(metric(r, "HomeAssistantLatency") for r in warm),
+        "ms": summary(r.duration_ms for r in warm), "cpu_ms": summary(r.cpu_ms for r in warm),
+        "ms128": summary(model_128(r.duration_ms, r.cpu_ms) for r in warm),
+        "cold_ms": summary(c["cold_ms"] for c in cold), "cold128_ms": summary(c["cold128_ms"] for c in cold),
+        "rss_mb": max(r.max_memory_mb or 0 for r in runs), "log_lines": summary(log_lines(r) for r in warm),
+    }
+    # Each warm invocation against the floor sample taken just before it: drifts in the machine's load cancel.
+    pairs = zip(warm, figures["floor"]["samples"], strict=True)
+    figures["cpu_ratio"] = statistics.median(r.cpu_ms / f for r, f in pairs)
+    return figures
+
+
 def measure_home(size: int, python, variant, args, burst_home: int | None = None) -> dict:
     """One home: start its Home Assistant and proxy, measure cold and warm Discoveries of `variant` (and a burst
     when `size` is `burst_home`)."""
@@ -194,37 +262,15 @@ def measure_home(size: int, python, variant, args, burst_home: int | None = None
         raw = raw_discovery(ha, event)
         offered = len(json.loads(raw)["event"]["payload"]["endpoints"])
         bench = Bench(python, proxy, event, args.memory)
-        cold = [bench.cold(variant) for _ in range(args.scale_cold)]
-        runs: list = []
-        floor: list[Floor] = []
-
-        def events():  # this process's first request, then warm ones, each after a sample of the floor
-            yield event
-            floor.append(Floor(bench.python, raw, runs[0].response))
-            for _ in range(args.scale_warm):
-                floor[0].sample()
-                yield event
-
-        bench.invoke(variant, events(), on_result=runs.append)
-        warm = runs[1:]
-        for result in runs:
-            if result.error is not None:
-                raise SystemExit(f"bench.scale: the {size}-endpoint home failed: {result.error}")
-        answer = warm[-1].response
-        figures = {
-            "home": size, "offered": offered, "sent": len(answer["event"]["payload"]["endpoints"]),
-            "ha_bytes": len(raw), "answer_bytes": len(json.dumps(answer, ensure_ascii=False).encode()),
-            "floor": floor[0].close(),
-            "ha_ms": summary(metric(r, "HomeAssistantLatency") for r in warm),
-            "ms": summary(r.duration_ms for r in warm), "cpu_ms": summary(r.cpu_ms for r in warm),
-            "ms128": summary(model_128(r.duration_ms, r.cpu_ms) for r in warm),
-            "cold_ms": summary(c["cold_ms"] for c in cold), "cold128_ms": summary(c["cold128_ms"] for c in cold),
-            "rss_mb": max(r.max_memory_mb or 0 for r in runs), "log_lines": summary(log_lines(r) for r in warm),
-        }
-        # Each warm invocation against the floor sample taken just before it: drifts in the machine's load cancel.
-        pairs = zip(warm, figures["floor"]["samples"], strict=True)
-        figures["cpu_ratio"] = statistics.median(r.cpu_ms / f for r, f in pairs)
+        figures = {"home": size, "offered": offered, **discoveries(bench, variant, event, raw, args, size)}
         if size == burst_home:
+            print(f"bench.scale: the {offered}-endpoint home with ALEXA_EXPOSE={EXPOSURE}", file=sys.stderr,
+                  flush=True)
+            exposed = dataclasses.replace(variant, key=f"{variant.key}:exposure",
+                                          env={**variant.env, "ALEXA_EXPOSE": EXPOSURE})
+            frames = raw_websocket(ha)
+            figures["exposure"] = {"mode": EXPOSURE, "ws_bytes": sum(map(len, frames)), "offered": offered,
+                                   **discoveries(bench, exposed, event, raw, args, size, frames)}
             print(f"bench.scale: burst of {BURST} cold starts against the {offered}-endpoint home",
                   file=sys.stderr, flush=True)
             rounds, marks = burst(lambda events, on_result: bench.invoke(variant, events, on_result=on_result),
@@ -291,7 +337,9 @@ def markdown(report: dict) -> str:
            f" {report['cold_runs']} cold ones, {report['delay_ms']:g} ms round trip. Medians; times in ms. **CPU /"
            " floor** is the median of each warm invocation's CPU over the floor's, timed just before it in a fresh"
            " process of the same Python: `json.loads` of Home Assistant's answer plus the runtime's serialisation"
-           " of the bridge's (goal for a home over 1,000 endpoints: at most 1.5x).", "",
+           " of the bridge's (goal for a home over 1,000 endpoints: at most 1.5x). The `ALEXA_EXPOSE` row reads the"
+           " owner's choice over one WebSocket connection too (HA call: the REST Discovery only), and its floor"
+           " also parses the WebSocket answers.", "",
            "| endpoints offered / sent | HA answer | bridge answer | HA call | warm invocation | its CPU | floor CPU |"
            " **CPU / floor** | modelled 128 MB | cold request | cold, 128 MB | peak RSS | log lines |",
            "| --- " * 13 + "|"]
@@ -302,6 +350,15 @@ def markdown(report: dict) -> str:
             f" {h['floor']['ms']:.1f} | **{h['cpu_ratio']:.2f}x** | {h['ms128']['median']:.0f} |"
             f" {h['cold_ms']['median']:.0f} | {h['cold128_ms']['median']:.0f} | {h['rss_mb']} MB |"
             f" {h['log_lines']['median']:.0f} |")
+        if "exposure" in h:
+            e = h["exposure"]
+            out.append(
+                f"| {e['offered']:,} / {e['sent']}, `ALEXA_EXPOSE={e['mode']}` | {e['ha_bytes'] / 1e3:,.0f} kB +"
+                f" {e['ws_bytes'] / 1e3:,.0f} kB WebSocket | {e['answer_bytes'] / 1e3:,.0f} kB |"
+                f" {e['ha_ms']['median']:.1f} | {e['ms']['median']:.1f} | {e['cpu_ms']['median']:.1f} |"
+                f" {e['floor']['ms']:.1f} | **{e['cpu_ratio']:.2f}x** | {e['ms128']['median']:.0f} |"
+                f" {e['cold_ms']['median']:.0f} | {e['cold128_ms']['median']:.0f} | {e['rss_mb']} MB |"
+                f" {e['log_lines']['median']:.0f} |")
     if report.get("png"):
         out += ["", f"![CPU per Discovery against the home's size]({Path(report['png']).relative_to('bench')})"]
     burst_home = next((h for h in homes if "burst" in h), None)
