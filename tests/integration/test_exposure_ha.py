@@ -65,58 +65,75 @@ def listed(home, assistant: str) -> set[str]:
     return {entity_id for entity_id, assistants in exposed.items() if assistants.get(assistant)}
 
 
+def registry(home) -> dict:
+    return {e["entity_id"]: e for e in home.ws_command({"type": "config/entity_registry/list"})}
+
+
+def picked(home) -> dict:
+    """Entities of the demo to change, chosen by what they are rather than by name (the demo's names vary)."""
+    everything, entries = offered(home), registry(home)
+    lights = [e for e in everything if e.startswith("light.") and e in entries]
+    others = [e for e in everything if e.split(".")[0] in ("lock", "number", "button", "valve")]
+    with_device = [e for e in everything if entries.get(e, {}).get("device_id")]
+    return {"lights": lights, "others": others, "device_entity": with_device[0]}
+
+
 def test_assist_sends_exactly_what_home_assistant_lists_as_exposed_to_assist(own, bridge_env, alexa_schema):
-    expose(own, "conversation", True, "lock.front_door", "number.volume")  # not exposed by default
-    expose(own, "conversation", False, "light.bed_light", "media_player.walkman")  # exposed by default
+    chosen = picked(own)
+    expose(own, "conversation", True, *chosen["others"][:2])  # not exposed by default
+    expose(own, "conversation", False, chosen["lights"][0])  # exposed by default
     bridge_env(HA_URL=own.url, ALEXA_EXPOSE="assist")
     everything, exposed = offered(own), listed(own, "conversation")
     got = sent(bridge(alexa_schema, own.token))
     assert got == [entity_id for entity_id in everything if entity_id in exposed]
-    assert {"lock.front_door", "number.volume", "light.kitchen_lights"} <= set(got)
-    assert not {"light.bed_light", "media_player.walkman", "lock.kitchen_door"} & set(got)
+    assert {*chosen["others"][:2], chosen["lights"][1]} <= set(got)
+    assert chosen["lights"][0] not in got
+    assert len(got) < len(everything)
     bridge_env(HA_URL=own.url, ALEXA_EXPOSE="all")
     assert sent(bridge(alexa_schema, own.token)) == everything
 
 
 def test_cloud_follows_home_assistants_defaults_for_entities_without_a_setting(own, bridge_env, alexa_schema):
-    registry = {e["entity_id"]: e for e in own.ws_command({"type": "config/entity_registry/list"})}
+    entries, chosen = registry(own), picked(own)
     states = {s["entity_id"]: s for s in own.api("GET", "/api/states").body}
     everything = offered(own)
     bridge_env(HA_URL=own.url, ALEXA_EXPOSE="cloud")
     own.ws_command({"type": "homeassistant/expose_new_entities/set", "assistant": "cloud.alexa", "expose_new": False})
-    expose(own, "cloud.alexa", True, "switch.ac", "lock.front_door")
-    assert sent(bridge(alexa_schema, own.token)) == [e for e in everything if e in {"switch.ac", "lock.front_door"}]
+    explicit = {chosen["lights"][1], chosen["others"][0]}
+    expose(own, "cloud.alexa", True, *explicit)
+    assert sent(bridge(alexa_schema, own.token)) == [e for e in everything if e in explicit]
 
     own.ws_command({"type": "homeassistant/expose_new_entities/set", "assistant": "cloud.alexa", "expose_new": True})
-    expose(own, "cloud.alexa", False, "light.kitchen_lights")
+    hidden = chosen["lights"][2]
+    expose(own, "cloud.alexa", False, hidden)
 
     def by_default(entity_id):
-        entry, domain = registry.get(entity_id), entity_id.split(".")[0]
+        entry, domain = entries.get(entity_id), entity_id.split(".")[0]
         if entry is None or entry.get("hidden_by") or entry.get("entity_category"):
             return False  # without a registry entry, Home Assistant lists only exposed ones: not sent
         device_class = states[entity_id]["attributes"].get("device_class")
         return domain in DEFAULT_DOMAINS or device_class in DEFAULT_CLASSES.get(domain, ())
 
-    explicit = listed(own, "cloud.alexa")
-    expected = [e for e in everything if e in explicit or (e != "light.kitchen_lights" and by_default(e))]
+    now_listed = listed(own, "cloud.alexa")
+    expected = [e for e in everything if e in now_listed or (e != hidden and by_default(e))]
     got = sent(bridge(alexa_schema, own.token))
     assert got == expected
-    assert {"switch.ac", "lock.front_door", "light.bed_light", "sensor.outside_temperature"} <= set(got)
-    assert not {"light.kitchen_lights", "number.volume", "button.push", "lock.kitchen_door"} & set(got)
+    assert explicit | {chosen["lights"][3]} <= set(got)  # a light without a setting: exposed by default
+    assert hidden not in got and chosen["others"][1] not in got  # its own False; not a default domain
 
 
 def test_a_label_sends_the_entities_that_carry_it_and_those_of_devices_that_do(own, bridge_env, alexa_schema):
     label = own.ws_command({"type": "config/label_registry/create", "name": "Alexa"})["label_id"]
-    registry = {e["entity_id"]: e for e in own.ws_command({"type": "config/entity_registry/list"})}
-    own.ws_command({"type": "config/entity_registry/update", "entity_id": "switch.decorative_lights",
-                    "labels": [label]})
-    device = registry["light.ceiling_lights"]["device_id"]
+    entries, chosen = registry(own), picked(own)
+    device = entries[chosen["device_entity"]]["device_id"]
+    on_device = {entity_id for entity_id, entry in entries.items() if entry.get("device_id") == device}
+    labelled = next(e for e in offered(own) if e in entries and e not in on_device)
+    own.ws_command({"type": "config/entity_registry/update", "entity_id": labelled, "labels": [label]})
     own.ws_command({"type": "config/device_registry/update", "device_id": device, "labels": [label]})
-    on_device = {entity_id for entity_id, entry in registry.items() if entry.get("device_id") == device}
     bridge_env(HA_URL=own.url, ALEXA_EXPOSE="label:alexa")
     got = sent(bridge(alexa_schema, own.token))
-    assert got == [e for e in offered(own) if e == "switch.decorative_lights" or e in on_device]
-    assert "light.ceiling_lights" in got and len(got) >= 2
+    assert got == [e for e in offered(own) if e == labelled or e in on_device]
+    assert {labelled, chosen["device_entity"]} <= set(got)
 
 
 def test_an_unknown_label_fails_closed(own, bridge_env, alexa_schema):
@@ -135,9 +152,10 @@ def test_a_non_admin_token_fails_closed_for_the_expose_settings_but_reads_labels
     assert "only an administrator may" in answer["event"]["payload"]["message"]
     # Labels are the registries' to say, which any user may read.
     label = own.ws_command({"type": "config/label_registry/create", "name": "Voice"})["label_id"]
-    own.ws_command({"type": "config/entity_registry/update", "entity_id": "switch.ac", "labels": [label]})
+    entity_id = picked(own)["lights"][0]
+    own.ws_command({"type": "config/entity_registry/update", "entity_id": entity_id, "labels": [label]})
     bridge_env(HA_URL=own.url, ALEXA_EXPOSE="label:Voice")
-    assert sent(bridge(alexa_schema, user_token)) == ["switch.ac"]
+    assert sent(bridge(alexa_schema, user_token)) == [entity_id]
 
 
 def test_a_proxy_that_does_not_pass_the_websocket_fails_closed(own, bridge_env, alexa_schema):
@@ -158,15 +176,17 @@ def test_a_proxy_that_does_not_pass_the_websocket_fails_closed(own, bridge_env, 
 
 
 def test_list_and_the_doctor_say_what_alexa_gets_by_the_ui_and_why_not(own, bridge_env):
-    expose(own, "conversation", True, "lock.front_door")
-    expose(own, "conversation", False, "light.bed_light")
+    chosen = picked(own)
+    shown, hidden = chosen["others"][0], chosen["lights"][0]
+    expose(own, "conversation", True, shown)
+    expose(own, "conversation", False, hidden)
     bridge_env(HA_URL=own.url, HA_TOKEN=own.token, ALEXA_EXPOSE="assist")
     listed_rows = lambda_handler({"devices": {"action": "list"}}, FakeContext(remaining_ms=10000))
     rows = {row["entity_id"]: row for row in listed_rows["entities"]}
     assert listed_rows["alexa"]["exposure"] == "assist"
-    assert rows["lock.front_door"]["alexa"] is True
-    assert rows["light.bed_light"]["alexa"] is False
-    assert rows["light.bed_light"]["alexa_note"].startswith("not exposed to Assist in Home Assistant's UI")
+    assert rows[shown]["alexa"] is True
+    assert rows[hidden]["alexa"] is False
+    assert rows[hidden]["alexa_note"].startswith("not exposed to Assist in Home Assistant's UI")
     exposed = listed(own, "conversation")
     assert {e for e, row in rows.items() if row["alexa"]} == exposed & set(offered(own))
     report = lambda_handler({"devices": {"action": "health"}}, FakeContext(remaining_ms=10000))
