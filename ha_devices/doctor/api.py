@@ -231,6 +231,9 @@ def check_conversation(probe: Probe) -> Outcome:
 
 def check_websocket(probe: Probe) -> Outcome:
     only = "; only the `list` action needs it"
+    if settings().alexa_expose != "all":
+        only = (f"; the `list` action needs it, and ALEXA_EXPOSE={settings().alexa_expose}: Alexa's Discovery reads"
+                " the owner's choice through it")
     try:
         with ha_websocket.connect(probe.client, probe.token, probe.check_until) as ws:
             started = time.perf_counter()

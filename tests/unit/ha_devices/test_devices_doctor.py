@@ -334,7 +334,20 @@ def test_a_proxy_that_refuses_websockets_is_named(servers, bridge_env):
     assert checks["websocket"]["status"] == "warning"
     assert "HTTP 400" in checks["websocket"]["detail"]
     assert "Upgrade" in checks["websocket"]["fix"]
+    assert "only the `list` action needs it" in checks["websocket"]["detail"]
     assert report["ok"] is True
+
+
+def test_with_alexa_expose_a_refused_websocket_fails_the_alexa_check_and_the_websocket_check_says_why(servers,
+                                                                                                     bridge_env):
+    ha = servers(upgrade_status=400)
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ALEXA_EXPOSE="assist")
+    report = examine()
+    checks = by_name(report)
+    assert checks["alexa"]["status"] == "failed" and report["ok"] is False
+    assert "must pass WebSocket upgrades" in checks["alexa"]["detail"]
+    assert "Upgrade" in checks["alexa"]["fix"]
+    assert "ALEXA_EXPOSE=assist: Alexa's Discovery reads the owner's choice through it" in checks["websocket"]["detail"]
 
 
 @pytest.mark.parametrize("is_admin, words", [(False, "the token's user is not an administrator: the `call` action"),
