@@ -13,7 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/alexa.json
 
-.PHONY: venv demo invoke test ruff imports docs nginx unit unit-py311 lint build bench profile clean
+.PHONY: venv demo invoke setup test ruff imports docs nginx unit unit-py311 lint build bench profile clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.in requirements-dev.txt constraints.txt
@@ -25,6 +25,11 @@ $(VENV)/.installed: requirements.in requirements-dev.txt constraints.txt
 ## Run the function locally on EVENT (default: Discovery), against a demo Home Assistant unless HA_URL is set.
 demo invoke: venv
 	$(PY) -m devtools.local_invoke $(EVENT)
+
+## From an Amazon developer account, AWS credentials and Home Assistant to a linked Smart Home skill
+## (ARGS="--region eu --dry-run ..."; `make setup ARGS=--help` lists them; docs/deploy.md).
+setup: venv
+	$(PY) -m devtools.setup $(ARGS)
 
 ## The whole test suite: unit, template lint, integration against a real Home Assistant. CI runs this.
 test: venv ruff imports docs unit-py311 nginx

@@ -23,6 +23,7 @@ from ha_devices.doctor.api import (
     check_websocket,
 )
 from ha_devices.doctor.linking import ALEXA_CLIENT_IDS, check_account_linking, check_state_reports
+from ha_devices.doctor.metrics import check_metrics
 from ha_devices.doctor.network import check_dns, check_tcp, check_tls, check_url
 from ha_devices.doctor.outcome import Outcome, Probe, failed
 from ha_devices.doctor.rooms import check_rooms
@@ -48,6 +49,7 @@ CHECKS = [  # (name, check, the checks it needs)
     ("account_linking", check_account_linking, ("token",)),
     ("state_reports", check_state_reports, ("websocket",)),
     ("rooms", check_rooms, ("websocket",)),
+    ("metrics", check_metrics, ()),
 ]
 
 
@@ -93,7 +95,9 @@ def _summary(report: list[dict]) -> dict:
         summary = f"Alexa Smart Home should work; {len(warnings)} warning(s): " + ", ".join(
             entry["check"] for entry in warnings)
     else:
-        summary = f"all {len(report)} checks passed"
+        skipped = [entry["check"] for entry in report if entry["status"] == "skipped"]
+        summary = f"all {len(report) - len(skipped)} checks passed" + (
+            f"; not run: {', '.join(skipped)}" if skipped else "")
     answer = {"ok": not failures, "summary": summary}
     first_fix = next((entry["fix"] for entry in failures + warnings if entry.get("fix")), None)
     if first_fix:

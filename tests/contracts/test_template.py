@@ -118,9 +118,17 @@ def role(template):
     return template["Resources"]["BridgeFunctionRole"]["Properties"]
 
 
+def test_the_only_unnamed_resource_is_the_read_of_metrics(role):
+    """The doctor's metrics check: CloudWatch's reads have no resource-level permissions, so only reads on "*"."""
+    assert role["Policies"][1]["PolicyName"] == "read-own-metrics"
+    (statement,) = role["Policies"][1]["PolicyDocument"]["Statement"]
+    assert statement == {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"],
+                         "Resource": "*"}
+
+
 def test_each_grant_is_conditional_and_covers_one_named_resource(role):
     grants = {}
-    for policy in role["Policies"][1:]:
+    for policy in role["Policies"][2:]:
         condition, named, otherwise = policy["Fn::If"]
         assert otherwise == {"Ref": "AWS::NoValue"}
         (statement,) = named["PolicyDocument"]["Statement"]
@@ -382,12 +390,14 @@ def test_the_function_may_write_only_to_its_own_log_group(translated, case):
     assert "ManagedPolicyArns" not in role
     statements = [statement for policy in role["Policies"] for named in _branches(policy)
                   for statement in named["PolicyDocument"]["Statement"]]
-    assert len(statements) == 5  # logs, three SSM parameters, the KMS key
+    assert len(statements) == 6  # logs, metrics (read), three SSM parameters, the KMS key
     own_group = {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
                             ":log-group:/aws/lambda/${AWS::StackName}:*"}
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        assert statement["Resource"] != "*" and "*" not in actions
+        assert "*" not in actions
+        if statement["Resource"] == "*":
+            assert actions == ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"]
         if any(action.startswith("logs:") for action in actions):
             assert statement["Resource"] == own_group
             assert set(actions) == {"logs:CreateLogStream", "logs:PutLogEvents"}

@@ -1,0 +1,3 @@
+from devtools.setup.cli import main
+
+raise SystemExit(main())
