@@ -33,6 +33,7 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--verify", action="store_true",
                         help="only read the function's metrics: did a Discovery and a directive reach it?")
     parser.add_argument("--days", type=int, default=3, help="how far back --verify looks (default 3 days)")
+    parser.add_argument("--alarm-email", help="the stack's AlarmEmail: told when Alexa cannot reach Home Assistant")
     parser.add_argument("--ask-profile", help="the ASK CLI profile to use (default: the environment's, or default)")
     parser.add_argument("--env-vars", type=Path, default=plan.PROJECT_ROOT / "env.json",
                         help="settings in `sam local invoke --env-vars` format (default: env.json)")
@@ -162,8 +163,8 @@ class Setup:
             overrides["AssistSkillId"] = assist_id
         if self.settings.ha_token_parameter:
             overrides["HomeAssistantTokenParameter"] = self.settings.ha_token_parameter
-        if self.settings.alarm_email:
-            overrides["AlarmEmail"] = self.settings.alarm_email
+        if self.args.alarm_email:
+            overrides["AlarmEmail"] = self.args.alarm_email
         self.say("   building (sam build) and deploying (sam deploy); the first deploy takes a few minutes")
         self.tools.sam("build")
         output = self.tools.sam(*plan.deploy_arguments(self.region, overrides))

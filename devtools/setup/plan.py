@@ -37,7 +37,7 @@ REGIONS = {
     "us": Region("us", "us-east-1", "NA", "https://pitangui.amazon.com/", "https://api.amazonalexa.com/v3/events",
                  ("en-US", "en-CA", "es-US", "es-MX", "fr-CA", "pt-BR")),
     "eu": Region("eu", "eu-west-1", "EU", "https://layla.amazon.com/", "https://api.eu.amazonalexa.com/v3/events",
-                 ("en-GB", "en-IN", "de-DE", "fr-FR", "it-IT", "es-ES", "hi-IN")),
+                 ("en-GB", "en-IN", "de-DE", "fr-FR", "it-IT", "es-ES", "hi-IN", "ar-SA")),
     "fe": Region("fe", "us-west-2", "FE", "https://alexa.amazon.co.jp/", "https://api.fe.amazonalexa.com/v3/events",
                  ("ja-JP", "en-AU")),
 }
@@ -52,14 +52,13 @@ class Settings:
     ha_url: str = ""
     ha_token: str = ""
     ha_token_parameter: str = ""
-    alarm_email: str = ""
     values: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, env: dict | None = None, env_file: Path = PROJECT_ROOT / "env.json") -> Settings:
         values = {**env_json(env_file), **{k: v for k, v in (os.environ if env is None else env).items()}}
         return cls(values.get("HA_URL", "").strip().rstrip("/"), values.get("HA_TOKEN", "").strip(),
-                   values.get("HA_TOKEN_PARAMETER", "").strip(), values.get("ALARM_EMAIL", "").strip(), values)
+                   values.get("HA_TOKEN_PARAMETER", "").strip(), values)
 
     def secrets(self) -> list[str]:
         return [self.values[name] for name in SECRET_NAMES if self.values.get(name)]

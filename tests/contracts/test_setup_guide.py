@@ -111,3 +111,26 @@ def test_ask_deploy_finds_the_skill_package():
     manifest = json.loads((ROOT / source / "skill.json").read_text())["manifest"]
     assert "custom" in manifest["apis"]
     assert (ROOT / source / "interactionModels" / "custom" / "en-US.json").exists()
+
+
+def test_make_setup_and_the_manual_steps_name_the_same_client_ids_urls_and_names():
+    """docs/deploy.md's manual fallback against what `make setup` sends (devtools.setup.plan)."""
+    from devtools.setup import plan
+
+    manual = DEPLOY[DEPLOY.index("## By hand"):]
+    for environment, region, _locales, client_id in region_rows():
+        assert (plan.REGIONS[environment].aws_region, plan.REGIONS[environment].client_id) == (region, client_id)
+        assert f"`{plan.REGIONS[environment].client_id}`" in manual
+    linking = plan.account_linking("https://ha.example.com", plan.REGIONS["us"], "x")["accountLinkingRequest"]
+    assert f"Authorization URI: `{linking['authorizationUrl']}`" in manual
+    assert f"Access Token URI: `{linking['accessTokenUrl']}`" in manual
+    assert f"Scope `{linking['scopes'][0]}`" in manual and linking["scopes"] == ["smart_home"]
+    assert linking["accessTokenScheme"] == "REQUEST_BODY_CREDENTIALS" and "*Credentials in request body*" in manual
+    events = set(re.findall(r"https://api(?:\.[a-z]+)?\.amazonalexa\.com/v3/events", manual))
+    assert events == {region.event_endpoint for region in plan.REGIONS.values()}
+    # The stack parameters the setup passes are the ones the manual steps name, and the template declares.
+    parameters = set(load_template()["Parameters"])
+    for name in ("HomeAssistantUrl", "SmartHomeSkillId", "AssistSkillId", "HomeAssistantTokenParameter",
+                 "AlarmEmail"):
+        assert name in parameters and f"`{name}`" in manual and f"`{name}`" in DEPLOY[:DEPLOY.index("## By hand")]
+    assert "make setup" in README and "docs/deploy.md" in README

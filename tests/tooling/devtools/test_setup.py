@@ -102,9 +102,10 @@ def test_the_deploy_passes_the_token_parameter_and_alarm_email():
         def stack_outputs(self, session, region_name, stack):
             return {"BridgeFunctionArn": f"arn:aws:lambda:{region_name}:1:function:{stack}"}
 
-    settings = plan.Settings("https://ha.example.com", "", "/ha-alexa-bridge/token", "me@example.com", {})
+    settings = plan.Settings("https://ha.example.com", "", "/ha-alexa-bridge/token", {})
     tools, lines = Recorder(), []
-    setup = cli.Setup(cli.parse_args(["--region", "fe"]), settings, tools, None, _State(), lines.append)
+    args = cli.parse_args(["--region", "fe", "--alarm-email", "me@example.com"])
+    setup = cli.Setup(args, settings, tools, None, _State(), lines.append)
     arn = setup.deploy("amzn1.ask.skill.1", None)
     assert arn == "arn:aws:lambda:us-west-2:1:function:ha-alexa-bridge"
     assert tools.calls[1][-4:] == ["HomeAssistantUrl=https://ha.example.com", "SmartHomeSkillId=amzn1.ask.skill.1",
