@@ -49,9 +49,15 @@ def home_assistant(settings: Settings, accept_unreachable: bool) -> list[Finding
         from gateway.config import settings as gateway_settings
 
         gateway_settings.cache_clear()
+        from gateway.log import logger
         from ha_devices import doctor
 
-        report = doctor.examine(time.monotonic() + 30)
+        level = logger.log_level
+        logger.setLevel("WARNING")  # the doctor's own log lines are for CloudWatch, not for this terminal
+        try:
+            report = doctor.examine(time.monotonic() + 30)
+        finally:
+            logger.setLevel(level)
     finally:
         for name, value in saved.items():
             if value is None:
@@ -98,5 +104,6 @@ def ask_profile(env: dict, profile: str | None, home: Path) -> Finding:
     found = profiles.get(name) or {}
     if found.get("vendor_id") and (found.get("token") or {}).get("refresh_token"):
         return Finding("Amazon developer login", True, f"the ASK CLI profile {name!r} ({config})")
-    missing = "ASK_VENDOR_ID" if env.get("ASK_REFRESH_TOKEN") else "an ASK CLI profile or ASK_REFRESH_TOKEN"
-    return Finding("Amazon developer login", False, f"no {missing} (profile {name!r} not in {config})", FIX_ASK)
+    missing = "ASK_VENDOR_ID beside ASK_REFRESH_TOKEN" if env.get("ASK_REFRESH_TOKEN") else "ASK_REFRESH_TOKEN"
+    return Finding("Amazon developer login", False, f"neither {missing} nor the ASK CLI profile {name!r} in {config}",
+                   FIX_ASK)

@@ -31,7 +31,7 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--state-reports", action="store_true",
                         help="print the skill's messaging credentials once, as configuration.yaml lines")
     parser.add_argument("--verify", action="store_true",
-                        help="only read the function's metrics: did a Discovery and a directive reach it?")
+                        help="only read the function's metrics in CloudWatch: did Alexa's requests reach it?")
     parser.add_argument("--days", type=int, default=3, help="how far back --verify looks (default 3 days)")
     parser.add_argument("--alarm-email", help="the stack's AlarmEmail: told when Alexa cannot reach Home Assistant")
     parser.add_argument("--ask-profile", help="the ASK CLI profile to use (default: the environment's, or default)")
@@ -169,8 +169,9 @@ class Setup:
         self.tools.sam("build")
         output = self.tools.sam(*plan.deploy_arguments(self.region, overrides))
         if self.args.dry_run:
-            self.changed(f"deploy the stack {plan.stack_name(self.region)} in {self.region.aws_region}")
-            return NEW_FUNCTION
+            self.changed(f"deploy the stack {plan.stack_name(self.region)} in {self.region.aws_region} (sam deploy"
+                         " changes nothing when nothing changed)")
+            return self.state.get(self.region, "function_arn") or NEW_FUNCTION
         if "No changes to deploy" in output:
             self.say(f"   stack {plan.stack_name(self.region)}: unchanged")
         else:
