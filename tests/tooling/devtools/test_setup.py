@@ -178,21 +178,6 @@ def test_verify_counts_requests_and_errors_and_names_the_causes_when_none_arrive
     assert "2 request(s) reached the function in the last 3 days" in capsys.readouterr().out
 
 
-@mock_aws
-def test_the_doctors_metrics_check_reads_the_functions_own_metrics_in_lambda_only(monkeypatch):
-    probe = doctor.Probe(until=0)
-    probe.check_until = __import__("time").monotonic() + 4
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    assert metrics.check_metrics(probe).status == "skipped"
-    for name, value in {"AWS_LAMBDA_FUNCTION_NAME": "ha-alexa-bridge", "AWS_SESSION_TOKEN": "testing",
-                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    outcome = metrics.check_metrics(probe)
-    assert outcome.status == "warning" and "Alexa calls another function" in outcome.detail
-    assert outcome.fix.startswith("likely causes, in order: (1) the skill's region")
-
-
 def test_make_setup_is_a_thin_target_over_the_module():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^setup: venv\n\t\$\(PY\) -m devtools\.setup \$\(ARGS\)$", makefile, re.M)
