@@ -196,6 +196,17 @@ class Setup:
             self.say("What was done is kept (setup-state.json); run the same command again to continue from here.")
             return 1
 
+    def built(self, skill_id: str, changed: bool) -> None:
+        """Wait for SMAPI's builds of what changed, or of a change an earlier run sent but did not see built."""
+        if self.args.dry_run:
+            return
+        pending = set(self.state.get(self.region, "builds_pending", []))
+        if not changed and skill_id not in pending:
+            return
+        self.state.set(self.region, "builds_pending", sorted(pending | {skill_id}))
+        self.tools.wait_for_builds(skill_id)
+        self.state.set(self.region, "builds_pending", sorted(pending - {skill_id}))
+
     def _steps(self) -> int:
         self.function_arn = self.args.function_arn or NEW_FUNCTION
         self.step("The Smart Home skill (ASK CLI)")
@@ -211,17 +222,15 @@ class Setup:
         before = len(self.changes)
         self.ensure_manifest(smart_home_id, "Smart Home skill", plan.smart_home_manifest(self.region,
                                                                                            self.function_arn))
-        if len(self.changes) > before and not self.args.dry_run:
-            self.tools.wait_for_builds(smart_home_id)  # SMAPI checks the endpoint's permission as it builds
+        self.built(smart_home_id, len(self.changes) > before)  # SMAPI checks the endpoint's permission as it builds
         self.ensure_linking(smart_home_id, "Smart Home skill")
         if assist_id:
             before = len(self.changes)
             self.ensure_manifest(assist_id, "Assist skill", plan.assist_manifest(self.function_arn))
             models = self.ensure_models(assist_id)
-            if len(self.changes) > before and not self.args.dry_run:
-                self.tools.wait_for_builds(assist_id)
-                if models:
-                    self.state.set(self.region, "assist_models", models)  # only once SMAPI built them
+            self.built(assist_id, len(self.changes) > before)
+            if models and not self.args.dry_run:
+                self.state.set(self.region, "assist_models", models)  # only once SMAPI built them
             self.ensure_linking(assist_id, "Assist skill")
         if self.args.state_reports:
             self.state_reports(smart_home_id)
