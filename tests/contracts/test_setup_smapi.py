@@ -52,6 +52,9 @@ class RecordedSam(Tools):
 @pytest.fixture
 def run(standin, tmp_path, monkeypatch):
     """Run the setup as `make setup ARGS` would; returns (exit code, output, sam calls, stand-in calls)."""
+    # Each interaction model is one ASK CLI run (seconds each): two of skill-package's stand for all of them here;
+    # tests/tooling/devtools/test_setup.py checks that the setup takes every locale the package ships.
+    monkeypatch.setattr(plan, "assist_locales", lambda: ["de-DE", "en-US"])
     monkeypatch.setattr(checks, "home_assistant", lambda settings, accept: [
         checks.Finding("Home Assistant", True, "checked by test_setup.py and the integration suite")])
     home = tmp_path / "home"
