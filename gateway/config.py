@@ -6,11 +6,19 @@ from functools import cache
 from urllib.parse import urlsplit
 
 
+class SettingError(ValueError):
+    """A setting holds a value the bridge does not accept; the message names the setting, never the value."""
+
+
 def _flag(name: str, default: bool) -> bool:
+    """A switch: `true` or `false` as documented, any case; unset is `default`. Anything else is refused: a
+    security switch read as "on" from "disabled" or "never" would fail open."""
     value = os.environ.get(name, "").strip().lower()
     if not value:
         return default
-    return value not in ("0", "false", "no", "off")
+    if value not in ("true", "false"):
+        raise SettingError(f"{name} must be true or false (or unset); until it is, the bridge refuses every request")
+    return value == "true"
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,8 @@ def plain_http_to_another_machine(url: str) -> bool:
 def settings() -> Settings:
     """The settings of this execution environment; tests call `settings.cache_clear()` after changing them.
 
-    Read once per execution environment, which is when a plain-HTTP HA_URL is warned about.
+    Read once per execution environment, which is when a plain-HTTP HA_URL is warned about. Raises SettingError
+    (not cached: each request is refused again, naming the setting) while a switch holds an undocumented value.
     """
     env = os.environ.get
     found = Settings(

@@ -107,9 +107,17 @@ def _from_ssm(name: str) -> str:
     try:
         answer = boto3.client("ssm", config=config).get_parameter(Name=name, WithDecryption=True)
     except Exception as err:  # botocore's error classes are many; its error code or class name is enough
-        code = getattr(err, "response", {}).get("Error", {}).get("Code") or type(err).__name__
-        raise SecretError(f"cannot read SSM parameter {name!r}: {code}") from None
+        raise SecretError(f"cannot read SSM parameter {name!r}: {_error_code(err)}") from None
     return _value(name, answer)
+
+
+def _error_code(err: Exception) -> str:
+    """AWS's error code of a ClientError, else the class name: a timeout or a dropped connection
+    (ReadTimeoutError, ConnectionClosedError) has no answer, and its `response` is None, not a dict."""
+    response = getattr(err, "response", None)
+    error = response.get("Error") if isinstance(response, dict) else None
+    code = error.get("Code") if isinstance(error, dict) else None
+    return str(code) if code else type(err).__name__
 
 
 def _value(name: str, answer) -> str:

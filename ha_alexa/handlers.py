@@ -3,6 +3,7 @@
 import time
 
 from gateway.alexa_endpoints import NO_SMART_HOME, SMART_HOME_PATH
+from gateway.config import SettingError
 from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, UnusableToken, banned
 from gateway.ha_client import deadline, default_client
 from gateway.log import logger
@@ -40,7 +41,7 @@ def handle(event, context) -> dict:
         logger.info("directive answered", extra={"directive": f"{directive.namespace}.{directive.name}"})
         return answer
     except Exception as err:
-        if isinstance(err, SecretError):  # SSM unreadable, or a secret unusable: the message names it
+        if isinstance(err, (SecretError, SettingError)):  # the message names the parameter or setting
             err = AlexaInternalError(str(err))
         if not isinstance(err, AlexaError):
             logger.exception("unexpected failure")

@@ -3,7 +3,7 @@
 import time
 from dataclasses import dataclass
 
-from gateway.config import settings
+from gateway.config import SettingError, settings
 from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, UnusableToken, banned
 from gateway.ha_client import default_client
 from gateway.metrics import milliseconds
@@ -16,6 +16,7 @@ from ha_assist.errors import (
     AssistBanned,
     AssistError,
     AssistLinkRejected,
+    AssistMisconfigured,
     AssistNotConfigured,
     AssistNoToken,
     AssistTimeout,
@@ -42,7 +43,10 @@ class Answer:
 
 def ask(request: SkillRequest, conversation_id: str | None, until: float) -> Answer:
     """Put the request's words to Assist, saying "one moment" if it is slow; raises AssistError."""
-    config = settings()
+    try:
+        config = settings()
+    except SettingError as err:  # ASSIST_ALLOW_OPERATOR_TOKEN=never, say: refused, not guessed
+        raise AssistMisconfigured(str(err)) from None
     linked = bool(request.access_token)
     if not linked and not config.assist_allow_operator_token:
         # Whoever has not linked an account (a tester, a household member) must not act as the operator.

@@ -18,6 +18,12 @@ class AssistNotConfigured(AssistError):
     phrase = "not_configured"
 
 
+class AssistMisconfigured(AssistError):
+    """A setting holds a value the bridge refuses; the log names it, the user hears the general apology."""
+
+    error_type = "ASSIST_NOT_CONFIGURED"
+
+
 class AssistNoToken(AssistError):
     error_type = "ASSIST_NO_TOKEN"
     phrase = "link_account"

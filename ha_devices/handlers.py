@@ -4,11 +4,12 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from gateway.config import SettingError
 from gateway.ha_client import deadline
 from gateway.log import logger
 from gateway.metrics import error as count_error
 from ha_devices import doctor, inventory
-from ha_devices.errors import DevicesError, InvalidInputError, crash_site, error_answer
+from ha_devices.errors import ConfigurationError, DevicesError, InvalidInputError, crash_site, error_answer
 
 # Operator events are not bound by Alexa's 8 s: the function's Timeout bounds them. This much of the time
 # left is kept back to assemble the answer, log and flush metrics before Lambda stops the function.
@@ -50,6 +51,8 @@ def handle(event, context) -> dict:
         logger.info("devices action done", extra={"action": name, "ms": _ms(started)})
         return answer
     except Exception as err:
+        if isinstance(err, SettingError):  # a switch with an undocumented value: refused, named
+            err = ConfigurationError(str(err))
         if not isinstance(err, DevicesError):
             logger.error("devices action crashed", extra={"action": name, "crash": crash_site(err)})
             err = DevicesError(f"the bridge failed: {type(err).__name__}")

@@ -6,7 +6,7 @@ import ssl
 import time
 from urllib.parse import urlsplit
 
-from gateway.config import settings
+from gateway.config import SettingError, settings
 from gateway.ha_client import default_client, hostport, resolve
 from ha_devices import certificate
 from ha_devices.doctor.advice import FIX_CLIENT_CERT, FIX_PROXY, FIX_TLS, FIX_UNREACHABLE, FIX_URL, TLS_FIXES
@@ -14,7 +14,10 @@ from ha_devices.doctor.outcome import Outcome, Probe, failed, passed, warned
 
 
 def check_url(probe: Probe) -> Outcome:
-    url = settings().ha_url
+    try:
+        url = settings().ha_url
+    except SettingError as err:
+        return failed(str(err), "set it to true or false, as docs/configuration.md says, or remove it")
     if not url:
         return failed("HA_URL is not set", FIX_URL)
     try:

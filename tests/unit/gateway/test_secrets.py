@@ -1,6 +1,7 @@
 """Secrets from SSM: through the Parameters and Secrets extension or boto3 (moto), cached, never logged."""
 
 import json
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -249,3 +250,59 @@ def test_a_token_with_a_break_inside_is_named_as_unusable_and_never_quoted(ssm, 
     assert ha.requests == []
     printed = output() + json.dumps(answer) + json.dumps(alexa)
     assert TOKEN[:12] not in printed and TOKEN[12:] not in printed
+
+
+# ---- issue 17: botocore's timeouts and dropped connections carry response=None ----
+
+
+def ssm_endpoint(scripted, monkeypatch, then: str):
+    """An SSM endpoint on 127.0.0.1 (boto3's path) that answers GetParameter with CF_HEADERS once, then `then`s:
+    "hangs" past boto3's read timeout (ReadTimeoutError) or "drops" the connection (ConnectionClosedError)."""
+
+    def serve(server, conn, index):
+        while request := server.read_request(conn):
+            if len(server.requests) > 1:
+                if then == "hangs":
+                    time.sleep(3)
+                return
+            name = json.loads(request.partition(b"\r\n\r\n")[2])["Name"]
+            body = json.dumps({"Parameter": {"Name": name, "Type": "SecureString", "Value": json.dumps(CF_HEADERS),
+                                             "Version": 1}}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(body), body))
+
+    server = scripted(serve)
+    for name, value in {"AWS_ENDPOINT_URL_SSM": server.url, "AWS_DEFAULT_REGION": "us-east-1",
+                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(secrets, "SSM_READ_TIMEOUT_S", 0.3)
+    return server
+
+
+@pytest.mark.parametrize("then", ["hangs", "drops"])
+def test_a_cached_value_is_served_when_ssm_times_out_or_drops_the_connection(scripted, fake_ha, bridge_env,
+                                                                             monkeypatch, output, then):
+    ssm_endpoint(scripted, monkeypatch, then)
+    ha = fake_ha(lambda method, path, headers, body: (200, ok_for(json.loads(body)), None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_HEADERS_PARAMETER="/bridge/headers")
+    assert lambda_handler(directive_without_token(), FakeContext())["event"]["header"]["name"] == "Response"
+    monkeypatch.setattr(secrets, "CACHE_TTL_S", 0.0)  # the refresh is due
+    assert lambda_handler(directive_without_token(), FakeContext())["event"]["header"]["name"] == "Response"
+    assert [request[2]["CF-Access-Client-Secret"] for request in ha.requests] == [CF_HEADERS[
+        "CF-Access-Client-Secret"]] * 2
+    printed = output()
+    assert "serving a cached SSM parameter" in printed and "Traceback" not in printed
+    assert CF_HEADERS["CF-Access-Client-Secret"] not in printed
+
+
+@pytest.mark.parametrize("then", ["hangs", "drops"])
+def test_an_ssm_timeout_without_a_cached_value_names_the_parameter_and_the_fault(scripted, bridge_env,
+                                                                                 monkeypatch, then):
+    ssm_endpoint(scripted, monkeypatch, then)
+    bridge_env(HA_TOKEN_PARAMETER=PARAMETER)
+    secrets.parameter("/bridge/headers")  # the endpoint's one answer, used up
+    secrets._cache.clear()
+    with pytest.raises(SecretError, match=f"{PARAMETER}.*(ReadTimeoutError|ConnectionClosedError)"):
+        default_token()

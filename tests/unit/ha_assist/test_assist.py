@@ -322,7 +322,7 @@ def test_without_any_token_the_user_gets_a_link_account_card(fake_ha, bridge_env
     assert '"ErrorType":"ASSIST_NO_TOKEN"' in output()
 
 
-@pytest.mark.parametrize("setting", [None, "false", "0", "no"])
+@pytest.mark.parametrize("setting", [None, "false", "FALSE"])
 def test_an_unlinked_user_does_not_act_as_the_operator_unless_allowed(fake_ha, bridge_env, output, setting):
     """Anyone the skill admits who has not linked (a beta tester, a household member) must link, even with
     HA_TOKEN set; Home Assistant hears nothing, and the SSM parameter is not even read."""
