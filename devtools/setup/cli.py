@@ -153,9 +153,9 @@ class Setup:
     def deploy(self, smart_home_id: str, assist_id: str | None) -> str:
         if self.args.function_arn:
             self.say(f"   the function {self.args.function_arn} (--function-arn): no deploy")
-            self.say(f"   its permission must name the skill: aws lambda add-permission --function-name"
-                     f" {self.args.function_arn} --statement-id alexa-smart-home --action lambda:InvokeFunction"
-                     f" --principal alexa-connectedhome.amazon.com --event-source-token {smart_home_id}")
+            self.ensure_permission(smart_home_id, "alexa-connectedhome.amazon.com")
+            if assist_id:
+                self.ensure_permission(assist_id, "alexa-appkit.amazon.com")
             return self.args.function_arn
         overrides = plan.saved_overrides(self.region)
         overrides.update(HomeAssistantUrl=self.settings.ha_url, SmartHomeSkillId=smart_home_id)
@@ -180,6 +180,33 @@ class Setup:
             "BridgeFunctionArn"]
         self.state.set(self.region, "function_arn", arn)
         return arn
+
+    def ensure_permission(self, skill_id: str, principal: str) -> None:
+        """The permission a function deployed another way needs: only this skill may invoke it (as the stack's)."""
+        arn = self.args.function_arn
+        sid = "alexa-" + skill_id.rsplit(".", 1)[-1]
+        command = (f"aws lambda add-permission --function-name {arn} --statement-id {sid} --action"
+                   f" lambda:InvokeFunction --principal {principal} --event-source-token {skill_id}")
+        if skill_id == NEW_SKILL:
+            self.changed(f"let the skill invoke the function: {command}")
+            return
+        client = self.session.client("lambda", region_name=arn.split(":")[3])
+        try:
+            try:
+                policy = client.get_policy(FunctionName=arn)["Policy"]
+            except client.exceptions.ResourceNotFoundException:
+                policy = ""  # a function without a resource policy yet
+            if skill_id in policy or f'"{sid}"' in policy:
+                self.say(f"   the function's permission for {skill_id}: unchanged")
+                return
+            self.tools.show("aws", command.split()[1:])
+            if not self.args.dry_run:
+                client.add_permission(FunctionName=arn, StatementId=sid, Action="lambda:InvokeFunction",
+                                      Principal=principal, EventSourceToken=skill_id)
+        except Exception as err:  # botocore's ClientError (AccessDenied, another account's function), no network
+            raise ToolError(f"could not give the skill the function's permission ({type(err).__name__}): with the"
+                            f" function's own account, run {command}") from None
+        self.changed(f"let the skill {skill_id} invoke the function")
 
     # ---- the run ----
 

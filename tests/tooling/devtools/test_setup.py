@@ -182,3 +182,33 @@ def test_make_setup_is_a_thin_target_over_the_module():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^setup: venv\n\t\$\(PY\) -m devtools\.setup \$\(ARGS\)$", makefile, re.M)
     assert "setup-state.json" in (ROOT / ".gitignore").read_text()
+
+
+@mock_aws
+def test_a_function_deployed_another_way_gets_the_skills_permission_once():
+    import io
+    import zipfile
+
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1")
+    role = session.client("iam").create_role(RoleName="bridge", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("lambda_function.py", "def lambda_handler(event, context):\n    return event\n")
+    arn = session.client("lambda").create_function(
+        FunctionName="bridge", Runtime="python3.13", Role=role, Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": code.getvalue()})["FunctionArn"]
+    skill_id = "amzn1.ask.skill.0a1b2c3d-0000-4000-8000-000000000001"
+    lines = []
+    setup = cli.Setup(cli.parse_args(["--region", "eu", "--function-arn", arn]), plan.Settings("https://h.example"),
+                      type("T", (), {"secrets": [], "show": lambda self, tool, args: lines.append(" ".join(args))})(),
+                      session, _State(), lines.append)
+    assert setup.deploy(skill_id, None) == arn
+    policy = json.loads(session.client("lambda").get_policy(FunctionName=arn)["Policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] in ("alexa-connectedhome.amazon.com", {"Service": "alexa-connectedhome.amazon.com"})
+    assert setup.changes == [f"let the skill {skill_id} invoke the function"]
+    again = cli.Setup(cli.parse_args(["--region", "eu", "--function-arn", arn]), plan.Settings("https://h.example"),
+                      setup.tools, session, _State(), lines.append)
+    again.deploy(skill_id, None)
+    assert again.changes == [] and any("unchanged" in line for line in lines)
+    assert len(json.loads(session.client("lambda").get_policy(FunctionName=arn)["Policy"])["Statement"]) == 1
