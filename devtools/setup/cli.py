@@ -100,7 +100,9 @@ class Setup:
             return
         current = None if skill_id in self.created else self.tools.ask(
             "smapi", "get-skill-manifest", "-s", skill_id, "-g", "development")
-        if current and plan.covers(current, manifest):
+        # A build an earlier run sent and did not see succeed is sent again: SMAPI keeps a failed build failed.
+        pending = skill_id in self.state.get(self.region, "builds_pending", [])
+        if current and plan.covers(current, manifest) and not pending:
             self.say(f"   {name}'s manifest: unchanged")
             return
         body = self.tools.file(f"{skill_id}-manifest.json", manifest)

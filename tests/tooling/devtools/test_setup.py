@@ -212,3 +212,39 @@ def test_a_function_deployed_another_way_gets_the_skills_permission_once():
     again.deploy(skill_id, None)
     assert again.changes == [] and any("unchanged" in line for line in lines)
     assert len(json.loads(session.client("lambda").get_policy(FunctionName=arn)["Policy"])["Statement"]) == 1
+
+
+def test_a_build_an_earlier_run_did_not_see_succeed_is_sent_again_and_waited_for():
+    """SMAPI keeps a failed build failed: a manifest already in place is sent again when its build is pending."""
+    region = plan.REGIONS["us"]
+    manifest = plan.smart_home_manifest(region, "arn:aws:lambda:us-east-1:1:function:ha-alexa-bridge")
+
+    class Recorder:
+        secrets, dry_run = [], False
+
+        def __init__(self):
+            self.calls = []
+
+        def ask(self, *args, change=False):
+            self.calls.append(args[1])
+            return manifest if args[1] == "get-skill-manifest" else {}
+
+        def file(self, name, body, secret=False):
+            return "file:" + name
+
+        def wait_for_builds(self, skill_id):
+            self.calls.append("wait")
+
+    state, tools = _State(), Recorder()
+    state.set(region, "builds_pending", ["amzn1.ask.skill.1"])
+    setup = cli.Setup(cli.parse_args([]), plan.Settings("https://h.example"), tools, None, state, print)
+    setup.function_arn = "arn:aws:lambda:us-east-1:1:function:ha-alexa-bridge"
+    setup.ensure_manifest("amzn1.ask.skill.1", "Smart Home skill", manifest)
+    setup.built("amzn1.ask.skill.1", bool(setup.changes))
+    assert tools.calls == ["get-skill-manifest", "update-skill-manifest", "wait"]
+    assert state.get(region, "builds_pending") == []
+    tools.calls.clear()
+    setup.changes.clear()
+    setup.ensure_manifest("amzn1.ask.skill.1", "Smart Home skill", manifest)  # built now: nothing to send
+    setup.built("amzn1.ask.skill.1", bool(setup.changes))
+    assert tools.calls == ["get-skill-manifest"]
