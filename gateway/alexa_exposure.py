@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
 
-# Home Assistant's own rule for an entity ID (homeassistant.core.valid_entity_id).
-ENTITY_ID = re.compile(r"(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)")
+# Home Assistant's rule for an entity ID (homeassistant.core.valid_entity_id), with ASCII digits: its `\d` takes any
+# Unicode digit, but every entity ID it makes is slugified to ASCII, and http.client cannot send another in a path.
+ENTITY_ID = re.compile(r"(?!_)[0-9a-z_]+(?<!_)\.(?!_)[0-9a-z_]+(?<!_)")
 ASSISTANTS = {"assist": ("conversation", "Assist"), "cloud": ("cloud.alexa", "Alexa (Home Assistant Cloud)")}
 DEFAULT_DOMAINS = frozenset("""climate cover fan humidifier light media_player scene switch todo vacuum
                                water_heater""".split())

@@ -46,7 +46,10 @@ PLAIN_HTTP_WARNING = (
 
 def plain_http_to_another_machine(url: str) -> bool:
     """Whether `url` is http:// to a host other than this machine (loopback stays on the machine)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # HA_URL is refused, without quoting it, where the client reads it
+        return False
     if parts.scheme.lower() != "http" or not parts.hostname:
         return False
     import ipaddress  # only for plain HTTP: about 1.5 ms that an https:// setup never pays

@@ -34,5 +34,10 @@ def banned(response) -> bool:
     return response.status == 403 and response.body.strip() == BANNED_BODY
 
 
+class UnsendableRequest(HomeAssistantBadAnswer):
+    """The request has a character HTTP cannot carry (a path that is not ASCII, a header value that is not
+    Latin-1): refused before anything was sent. No network fault: the bridge's input or settings."""
+
+
 class UnusableToken(HomeAssistantError):
     """The token cannot be sent in an HTTP header (a line break, a space, a non-ASCII character): never sent."""

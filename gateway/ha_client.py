@@ -21,7 +21,13 @@ from urllib.parse import urlsplit
 
 from gateway import secrets
 from gateway.config import settings
-from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable, UnusableToken
+from gateway.errors import (
+    HomeAssistantBadAnswer,
+    HomeAssistantError,
+    HomeAssistantUnreachable,
+    UnsendableRequest,
+    UnusableToken,
+)
 
 # Home Assistant's server (aiohttp) drops idle keep-alive connections after 75 s, and proxies in front of
 # it often sooner: a connection idle longer than this is replaced instead of racing the server's close.
@@ -34,6 +40,10 @@ RESPONSE_MARGIN_S = 0.3
 OWN_HEADERS = {"authorization", "accept", "content-type", "content-length", "host", "connection",
                "transfer-encoding"}
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+URL_NFKC = (
+    "HA_URL has a character that Unicode normalisation turns into one of # / ? @ : in its host part (a full-width"
+    " or other look-alike sign, as pasted from a document): retype the URL in plain ASCII"
+)
 CLOSED_TLS = "does it require a client certificate? see HA_CLIENT_CERT"
 INSECURE_WARNING = (
     "HA_VERIFY_TLS is false: Home Assistant's certificate is not checked, so whoever can intercept the "
@@ -80,7 +90,10 @@ class HomeAssistantClient:
     def __init__(self, base_url: str, verify_tls: bool = True, ca_bundle: str = "", client_cert: str = "",
                  client_key: str = "", headers_parameter: str = ""):
         """Raises ValueError, naming the setting, when the URL or a TLS file cannot be used."""
-        parts = urlsplit(base_url)
+        try:
+            parts = urlsplit(base_url)
+        except ValueError:  # urlsplit's own text quotes the netloc: the user name and password with it
+            raise ValueError(URL_NFKC) from None
         problem = url_problem(parts)
         if problem:
             raise ValueError(problem)
@@ -321,9 +334,16 @@ def url_problem(parts) -> str:
     except UnicodeError:
         return (f"HA_URL's host name {parts.hostname[:80]!r} is malformed (an empty label, a label longer than 63 "
                 "characters, or a character no host name has): check it for a typo")
-    if parts.path.rstrip("/").endswith("/api"):
+    if not parts.path.isascii():  # http.client sends paths as ASCII only
+        return ("HA_URL's path has a character that is not ASCII: percent-encode it (ä is %C3%A4) or check it "
+                "for a typo")
+    segments = parts.path.rstrip("/").split("/")
+    if segments[-1] == "api":
         return ("HA_URL ends in /api: set it to the base URL of Home Assistant (e.g. https://ha.example.com), "
                 "without /api; the bridge adds the API paths itself")
+    if "api" in segments:  # an endpoint pasted whole, e.g. .../api/alexa/smart_home
+        return ("HA_URL's path goes into Home Assistant's API (/api/...): set it to the base URL of Home Assistant "
+                "(e.g. https://ha.example.com), without /api and what follows; the bridge adds the API paths itself")
     return ""
 
 
@@ -373,6 +393,13 @@ def _parse_headers(name: str, raw: str) -> dict:
         if any(c in value for c in "\r\n\0"):
             raise secrets.SecretError(f"SSM parameter {name!r} (HA_HEADERS_PARAMETER): the value of "
                                       f"{header!r} has a line break or NUL")
+        try:
+            value.encode("latin-1")  # what http.client sends a header value as (RFC 9110: ASCII, at most Latin-1)
+        except UnicodeEncodeError:
+            raise secrets.SecretError(
+                f"SSM parameter {name!r} (HA_HEADERS_PARAMETER): the value of {header!r} has a character an HTTP "
+                "header cannot carry (a typographic quote or apostrophe, say, from pasting): copy it again as plain "
+                "text") from None
     return headers
 
 
@@ -440,6 +467,9 @@ def failure(err: Exception) -> HomeAssistantError:
         return HomeAssistantUnreachable("connection", "Home Assistant closed the connection without answering")
     if isinstance(err, http.client.IncompleteRead):
         return HomeAssistantBadAnswer("cut_off", "answer cut off: IncompleteRead")
+    if isinstance(err, UnicodeError):  # http.client encodes before sending: a path or header value HTTP cannot carry
+        return UnsendableRequest("unsendable", "the request was not sent: its path or a header has a character HTTP "
+                                               "cannot carry (a path must be ASCII, a header value Latin-1)")
     if isinstance(err, (OSError, UnicodeError)):
         return unreachable(err)
     if isinstance(err, http.client.HTTPException):

@@ -4,7 +4,14 @@ import time
 
 from gateway.alexa_endpoints import NO_SMART_HOME, SMART_HOME_PATH
 from gateway.config import SettingError
-from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, UnusableToken, banned
+from gateway.errors import (
+    BANNED,
+    HomeAssistantBadAnswer,
+    HomeAssistantUnreachable,
+    UnsendableRequest,
+    UnusableToken,
+    banned,
+)
 from gateway.ha_client import deadline, default_client
 from gateway.log import logger
 from gateway.metrics import error as count_error
@@ -66,6 +73,8 @@ def forward_directive(event: dict, token: str, until: float) -> tuple[dict, int]
         raise AlexaInvalidAuthorizationError(err.detail) from None
     except HomeAssistantUnreachable as err:
         raise AlexaBridgeUnreachableError(f"Home Assistant is unreachable: {err.detail}") from None
+    except UnsendableRequest as err:
+        raise AlexaInternalError(err.detail) from None
     except HomeAssistantBadAnswer as err:
         raise AlexaInternalError(f"Home Assistant's answer was unusable: {err.detail}") from None
     finally:

@@ -8,8 +8,9 @@ from gateway.redact import error_message
 from ha_devices import home_assistant
 from ha_devices.errors import HomeAssistantFailure, InvalidInputError, NotFoundError
 
-# Home Assistant's own rule (homeassistant.core.valid_domain); its entity ID rule is gateway.alexa_exposure's.
-SLUG = re.compile(r"(?!_)[\da-z_]+(?<!_)")
+# Home Assistant's own rule (homeassistant.core.valid_domain) with ASCII digits, as its slugify makes them; its entity
+# ID rule is gateway.alexa_exposure's.
+SLUG = re.compile(r"(?!_)[0-9a-z_]+(?<!_)")
 REGISTRIES = {
     "states": {"type": "get_states"},
     "entities": {"type": "config/entity_registry/list"},

@@ -196,6 +196,8 @@ FAULTS = {
                                              "malformed", transient=False),
     "HA_URL ending in /api": Fault(configured(HA_URL=lambda w: w.ha.url + "/api"), "INTERNAL_ERROR", "ends in /api",
                                    transient=False),
+    "HA_URL with the endpoint pasted whole": Fault(configured(HA_URL=lambda w: w.ha.url + "/api/alexa/smart_home"),
+                                                   "INTERNAL_ERROR", "without /api and what follows", transient=False),
     "HA 401": Fault(configured(HA_URL=lambda w: w.ha.url), "INVALID_AUTHORIZATION_CREDENTIAL", "HTTP 401",
                     token=BAD_TOKEN),
     "HA 403 (an access proxy)": Fault(lambda w: w.through_proxy(answer(403, b"Forbidden")),

@@ -306,3 +306,23 @@ def test_an_ssm_timeout_without_a_cached_value_names_the_parameter_and_the_fault
     secrets._cache.clear()
     with pytest.raises(SecretError, match=f"{PARAMETER}.*(ReadTimeoutError|ConnectionClosedError)"):
         default_token()
+
+
+# ---- issue 17: a header value HTTP cannot carry is refused at load, naming the parameter ----
+
+
+@pytest.mark.parametrize("value", ["cf\u2019SECRET-0123456789", "\u201ccf-SECRET-0123456789\u201d",
+                                   "cf-SECRET-\U0001f511"])
+def test_a_header_value_that_is_not_latin_1_is_named_at_load_not_called_a_dns_failure(ssm, fake_ha, bridge_env,
+                                                                                      alexa_schema, output, value):
+    headers = {**CF_HEADERS, "CF-Access-Client-Secret": value}
+    ssm.put_parameter(Name="/bridge/headers", Value=json.dumps(headers), Type="SecureString")
+    ha = fake_ha(lambda *request: (200, {}, None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, HA_HEADERS_PARAMETER="/bridge/headers")
+    answer = lambda_handler(directive_without_token(), FakeContext())
+    assert not list(alexa_schema.iter_errors(answer))
+    message = answer["event"]["payload"]["message"]
+    assert answer["event"]["payload"]["type"] == "INTERNAL_ERROR"
+    assert "HA_HEADERS_PARAMETER" in message and "CF-Access-Client-Secret" in message and "not resolved" not in message
+    assert ha.requests == []
+    assert "SECRET" not in output() + json.dumps(answer)

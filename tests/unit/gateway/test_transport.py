@@ -257,3 +257,78 @@ def test_each_directive_gets_its_own_answer_behind_a_proxy_that_sends_early_hint
         event = directive(endpoint_id=f"light#lamp_{n}")
         event["directive"]["header"]["correlationToken"] = f"corr-{n}"
         assert lambda_handler(event, FakeContext()) == ha_response(event)
+
+
+# ---- issue 17: HA_URL parsed without quoting it; what HTTP cannot carry is named for what it is ----
+
+# A full-width number sign, which NFKC turns into "#": urlsplit's own error then quotes the netloc, password and all.
+NFKC_URLS = ["https://owner:pa55word\uff03x@ha.example.com", "http://owner:pa55word\uff03x@192.0.2.1:8123"]
+
+
+@pytest.mark.parametrize("url", NFKC_URLS)
+def test_a_url_that_urlsplit_refuses_is_named_on_every_path_without_its_password(bridge_env, alexa_schema, output,
+                                                                                 caplog, url):
+    bridge_env(HA_URL=url, HA_TOKEN=TOKEN, ASSIST_ALLOW_OPERATOR_TOKEN="true")
+    answers = [
+        assert_error(lambda_handler(directive(), FakeContext()), alexa_schema, "INTERNAL_ERROR"),
+        lambda_handler(skill_event(intent="AssistIntent", query="turn on the light"), FakeContext()),
+        lambda_handler({"devices": {"action": "list"}}, FakeContext()),
+        lambda_handler({"devices": {"action": "health"}}, FakeContext(remaining_ms=10000)),
+    ]
+    assert "HA_URL" in answers[0]["payload"]["message"]
+    assert answers[2]["error"]["type"] == "CONFIGURATION_ERROR" and "HA_URL" in answers[2]["error"]["message"]
+    assert (answers[3]["checks"][0]["check"], answers[3]["checks"][0]["status"]) == ("url", "failed")
+    printed = output() + caplog.text + json.dumps(answers)
+    assert "pa55word" not in printed and "owner" not in printed
+    assert "Traceback" not in printed
+
+
+@pytest.mark.parametrize("url", ["https://ha.example.com/h\u00e4user", "https://ha.example.com/ha\u0661"])
+def test_a_url_whose_path_is_not_ascii_is_refused_with_the_reason(bridge_env, alexa_schema, url):
+    bridge_env(HA_URL=url, HA_TOKEN=TOKEN)
+    event = assert_error(lambda_handler(directive(), FakeContext()), alexa_schema, "INTERNAL_ERROR")
+    assert "HA_URL's path" in event["payload"]["message"] and "not resolved" not in event["payload"]["message"]
+    report = lambda_handler({"devices": {"action": "health"}}, FakeContext(remaining_ms=10000))
+    assert (report["checks"][0]["check"], report["checks"][0]["status"]) == ("url", "failed")
+    assert "HA_URL's path" in report["checks"][0]["detail"]
+
+
+@pytest.mark.parametrize("url", ["https://ha.example.com/api/alexa/smart_home", "https://ha.example.com/api/states/",
+                                 "http://h:8123/ha/api/alexa"])
+def test_a_url_with_a_path_under_api_is_named_not_blamed_on_the_alexa_config(bridge_env, alexa_schema, url):
+    bridge_env(HA_URL=url, HA_TOKEN=TOKEN)
+    event = assert_error(lambda_handler(directive(), FakeContext()), alexa_schema, "INTERNAL_ERROR")
+    assert "/api" in event["payload"]["message"] and "base URL" in event["payload"]["message"]
+    assert "alexa: smart_home" not in event["payload"]["message"]
+
+
+@pytest.mark.parametrize("entity_id", ["light.lamp_\u0661", "light.lamp_\uff11", "sensor\u0662.x"])
+def test_an_entity_id_with_a_digit_that_is_not_ascii_is_invalid_input(fake_ha, bridge_env, entity_id):
+    ha = fake_ha(lambda *request: (200, {"entity_id": "light.lamp_1", "state": "on"}, None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    answer = lambda_handler({"devices": {"action": "state", "entity_id": entity_id}}, FakeContext())
+    assert answer["error"]["type"] == "INVALID_INPUT", answer
+    assert ha.requests == []
+
+
+@pytest.mark.parametrize("field, value", [("domain", "light\u0661"), ("service", "turn_on_\uff12")])
+def test_a_service_with_a_digit_that_is_not_ascii_is_invalid_input(fake_ha, bridge_env, field, value):
+    ha = fake_ha(lambda *request: (200, [], None))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    call = {"action": "call", "domain": "light", "service": "turn_on", field: value}
+    answer = lambda_handler({"devices": call}, FakeContext())
+    assert answer["error"]["type"] == "INVALID_INPUT", answer
+    assert ha.requests == []
+
+
+def test_a_request_http_cannot_carry_is_not_called_a_dns_failure(fake_ha):
+    from gateway.errors import HomeAssistantBadAnswer
+    from gateway.ha_client import HomeAssistantClient
+
+    ha = fake_ha(lambda *request: (200, {}, None))
+    client = HomeAssistantClient(ha.url)
+    with pytest.raises(HomeAssistantBadAnswer) as caught:
+        client.request("GET", "/api/states/light.lamp_\u0661", token=TOKEN, until=time.monotonic() + 5)
+    assert caught.value.reason == "unsendable" and "not resolved" not in caught.value.detail
+    assert ha.requests == []
+    assert client.request("GET", "/api/", token=TOKEN, until=time.monotonic() + 5).status == 200
