@@ -25,7 +25,7 @@ from ha_assist.errors import (
 )
 from ha_assist.phrases import ha_language, phrase
 from ha_assist.request import SkillRequest, dig
-from ha_assist.speech import from_ssml, ssml
+from ha_assist.speech import clean, from_ssml, ssml
 
 CONVERSATION_PATH = "/api/conversation/process"
 # HA's conversation ids are ULIDs; an LLM agent's can differ. Longer ones are not HA's: don't echo them.
@@ -34,7 +34,7 @@ MAX_CONVERSATION_ID = 256
 
 @dataclass(frozen=True)
 class Answer:
-    speech: str  # HA's plain speech, "" when it said nothing
+    speech: str  # HA's speech, cleaned (speech.clean): "" when it said nothing a voice can say
     conversation_id: str | None
     continue_conversation: bool  # the agent asked something back and waits for the answer
     response_type: str  # action_done, query_answer or error
@@ -142,15 +142,18 @@ def parse_result(result) -> Answer:
     speech = dig(intent_response, "speech", "plain", "speech")
     if not isinstance(speech, str):
         # An agent may answer in SSML only: keep its words; the bridge writes its own SSML.
-        markup = dig(intent_response, "speech", "ssml", "speech")
-        speech = from_ssml(markup) if isinstance(markup, str) else ""
+        speech = dig(intent_response, "speech", "ssml", "speech")
+        speech = from_ssml(speech) if isinstance(speech, str) else ""
+    elif speech.lstrip().startswith("<speak"):  # an LLM agent's SSML in the plain text: its words, not its tags
+        speech = from_ssml(speech)
     conversation_id = result.get("conversation_id")
     if not (isinstance(conversation_id, str) and 0 < len(conversation_id) <= MAX_CONVERSATION_ID):
         conversation_id = None
     response_type = intent_response.get("response_type")
     error_code = dig(intent_response, "data", "code")
     return Answer(
-        speech=speech if isinstance(speech, str) else "",
+        # Cleaned here, so that an answer of only a space, a code block or a pause is "" and gets the fallback.
+        speech=clean(speech),
         conversation_id=conversation_id,
         continue_conversation=result.get("continue_conversation") is True,
         response_type=response_type if isinstance(response_type, str) else "",

@@ -237,6 +237,28 @@ def test_an_error_answer_without_speech_is_an_apology_not_a_confirmation(fake_ha
     assert spoken(answer) == apology
 
 
+# Answers that LLM agents give and that clean to nothing: the fallback must be chosen after cleaning.
+BLANK_SPEECH = {"a space": {"plain": {"speech": " "}}, "a line break": {"plain": {"speech": "\n"}},
+                "a code block only": {"plain": {"speech": "```\nprint('on')\n```"}},
+                "SSML in the plain text": {"plain": {"speech": "<speak><break time='1s'/></speak>"}},
+                "SSML only": {"ssml": {"speech": "<speak><break time='1s'/></speak>"}}}
+
+
+@pytest.mark.parametrize("response_type, expected", [("action_done", "Done."),
+                                                     ("error", "Sorry, Home Assistant couldn&apos;t do that.")])
+@pytest.mark.parametrize("speech", list(BLANK_SPEECH.values()), ids=list(BLANK_SPEECH))
+def test_an_answer_that_cleans_to_nothing_gets_the_fallback_not_silence(fake_ha, bridge_env, speech, response_type,
+                                                                        expected):
+    result = conversation_result(response_type=response_type, code="no_valid_targets" if response_type == "error"
+                                 else None)
+    result["response"]["speech"] = speech
+    ha = fake_ha(answering(result))
+    bridge_env(HA_URL=ha.url, **OPERATOR)
+    answer = lambda_handler(assist_event("lock the front door"), FakeContext())
+    assert_valid(answer)
+    assert spoken(answer) == expected
+
+
 def test_an_ssml_only_answer_is_spoken_without_its_markup(fake_ha, bridge_env):
     result = conversation_result()
     result["response"]["speech"] = {"ssml": {"speech": "<speak>It is <emphasis>cold</emphasis> &amp; wet</speak>"}}
