@@ -28,7 +28,7 @@ def alexa_schema():
 # Alexa.PlaybackStateReporter interface (Alexa's "PlaybackStateReporter Interface" reference), and the
 # thermostat modes CUSTOM and EM_HEAT (Alexa's ThermostatController 3.2 "ThermostatMode values").
 THERMOSTAT_MODES = ["CUSTOM", "EM_HEAT"]
-DOCUMENTED_DISPLAY_CATEGORIES = ["AIR_CONDITIONER", "AIR_PURIFIER", "VACUUM_CLEANER", "WATER_HEATER"]
+DOCUMENTED_DISPLAY_CATEGORIES = ["AIR_CONDITIONER", "AIR_PURIFIER", "REMOTE", "VACUUM_CLEANER", "WATER_HEATER"]
 PLAYBACK_STATE_REPORTER = {
     "type": "object",
     "required": ["type", "interface", "version"],

@@ -395,3 +395,14 @@ for event in json.loads(sys.argv[1]):
     assert output.count("directive answered") == 2 and "discovery answer changed" in output  # logs were captured
     assert [headers["Authorization"] for _, _, headers, _ in ha.requests] == [f"Bearer {TOKEN}"] * 2
     assert TOKEN not in output
+
+
+# Home Assistant 2026.x describes a `remote` entity with Alexa's documented display category REMOTE.
+@pytest.mark.parametrize("category", ["REMOTE", "AIR_PURIFIER"])
+def test_the_schema_fixture_takes_alexas_documented_display_categories(alexa_schema, category):
+    endpoint = {"endpointId": "remote#living_room", "manufacturerName": "Home Assistant", "friendlyName": "Living Room",
+                "description": "remote", "displayCategories": [category], "cookie": {},
+                "capabilities": [{"type": "AlexaInterface", "interface": "Alexa", "version": "3"}]}
+    answer = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response", "payloadVersion": "3",
+                                   "messageId": "m-1"}, "payload": {"endpoints": [endpoint]}}}
+    assert not [error.message for error in alexa_schema.iter_errors(answer)]
