@@ -33,10 +33,15 @@ from ha_devices.doctor.outcome import Outcome, Probe, failed, passed, warned
 
 LATENCY_ROUNDS = 3
 SLOW_MS = 1500.0  # Alexa waits 8 s for the whole answer; a slower round trip leaves too little of it
-# A question Home Assistant's built-in agent answers in each language without touching a device, so that an error
-# answer means the agent does not understand the language (HassGetCurrentTime).
-CONVERSATION_PROBES = {"en": "what time is it", "de": "wie spät ist es", "fr": "quelle heure est-il",
-                       "es": "qué hora es", "it": "che ore sono", "nl": "hoe laat is het"}
+# A question Home Assistant's built-in agent answers without touching a device (HassGetCurrentTime), in each
+# language the Assist skill speaks, and Polish; each checked against home-assistant-intents' sentences of 2025.4 and
+# 2026.11 (hi and ja only in 2026.11). The same words serve pt and pt-BR.
+CONVERSATION_PROBES = {"ar": "كم الساعة", "de": "wie spät ist es", "en": "what time is it", "es": "qué hora es",
+                       "fr": "quelle heure est-il", "hi": "समय क्या है", "it": "che ore sono", "ja": "今何時ですか",
+                       "nl": "hoe laat is het", "pl": "która jest godzina", "pt": "que horas são"}
+# Error codes that say the agent did not know the sentence, which says nothing about the language.
+UNKNOWN_SENTENCE = ("no_intent_match", "no_valid_targets")
+DEFAULT_AGENT = "conversation.home_assistant"
 
 
 
@@ -196,7 +201,8 @@ def _repaired_dropped(problems: list[dict]) -> str:
 def check_conversation(probe: Probe) -> Outcome:
     s = settings()
     language = s.assist_language or probe.language or "en"
-    text = CONVERSATION_PROBES.get(language.split("-")[0].lower(), CONVERSATION_PROBES["en"])
+    own = CONVERSATION_PROBES.get(language.split("-")[0].lower())
+    text = own or CONVERSATION_PROBES["en"]  # no sentence in this language: the agent's own list of languages decides
     body = {"text": text, "language": language}
     if s.assist_agent_id:
         body["agent_id"] = s.assist_agent_id
@@ -221,12 +227,41 @@ def check_conversation(probe: Probe) -> Outcome:
     where = "ASSIST_LANGUAGE" if s.assist_language else (
         "Home Assistant's language; without ASSIST_LANGUAGE the skill sends each request's locale")
     asked = f"{agent} answered {text!r} in {language} ({where})"
-    if answer.get("response_type") == "error":
-        code = (answer.get("data") or {}).get("code") or "no code"
-        return warned(f"{asked} with an error ({code}): {shown!r}" + only,
-                      f"the agent does not understand {language}: set ASSIST_LANGUAGE to a language it supports, or"
-                      " ASSIST_AGENT_ID to an agent that speaks this one (Home Assistant: Settings, Voice assistants)")
-    return passed(f"{asked} ({answer.get('response_type')}): {shown!r}")
+    if answer.get("response_type") != "error":
+        return passed(f"{asked} ({answer.get('response_type')}): {shown!r}")
+    code = (answer.get("data") or {}).get("code") or "no code"
+    unsupported = (f"set ASSIST_LANGUAGE to a language it supports, or ASSIST_AGENT_ID to an agent that speaks"
+                   f" {language} (Home Assistant: Settings, Voice assistants)")
+    if own and code not in UNKNOWN_SENTENCE:
+        return warned(f"{asked} with an error ({code}): {shown!r}" + only, "check Home Assistant's log; " + unsupported)
+    speaks, why = _speaks(probe, s.assist_agent_id or DEFAULT_AGENT, language)
+    if speaks is False:
+        return warned(f"{asked} with an error ({code}), and the agent does not support {language} (its own list of"
+                      " languages)" + only, unsupported)
+    unknown = f"{asked} with {code} ({shown!r}): it does not know the probe sentence"
+    if speaks:
+        return passed(f"{unknown}, but it supports {language}: this Home Assistant may have no current-time sentence in"
+                      f" {language} (older releases have none), so the check shows only that Assist answers")
+    return warned(f"{unknown}; whether it supports {language} the bridge does not know ({why})" + only,
+                  f"ask the Assist skill something in {language}; if it is not understood, {unsupported}")
+
+
+def _speaks(probe: Probe, agent_id: str, language: str) -> tuple[bool | None, str]:
+    """Whether the agent lists `language` among its languages (Home Assistant's conversation/agent/list, which
+    matches the language as the agent would), and if that cannot be told, why."""
+    try:
+        with ha_websocket.connect(probe.client, probe.token, probe.check_until) as ws:
+            result = ws.command({"type": "conversation/agent/list", "language": language}, probe.check_until)
+    except HomeAssistantError as err:
+        return None, f"its list of agents could not be read: {err.detail}"
+    except SecretError as err:
+        return None, str(err)
+    agents = result.get("agents") if isinstance(result, dict) else None
+    for agent in agents if isinstance(agents, list) else []:
+        if isinstance(agent, dict) and agent.get("id") == agent_id:
+            languages = agent.get("supported_languages")
+            return languages == "*" or bool(languages), ""
+    return None, f"Home Assistant lists no agent {agent_id}"
 
 
 def check_websocket(probe: Probe) -> Outcome:

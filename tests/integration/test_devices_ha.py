@@ -178,3 +178,15 @@ def test_the_conversation_check_asks_in_the_configured_language_and_judges_the_a
     assert "with an error (no_intent_match)" in conversation["detail"]
     assert "tlh" in conversation["fix"]
     assert report["ok"] is True
+
+
+def test_the_conversation_check_probes_in_the_language_and_tells_an_unknown_sentence_from_a_language(ha, bridge_env):
+    """Issue 17: pt-BR is asked in Portuguese and answered; Hindi is a language Home Assistant 2025.4's built-in agent
+    supports without a current-time sentence (no_intent_match): not "does not understand hi"."""
+    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token, ASSIST_LANGUAGE="pt-BR")
+    conversation = {e["check"]: e for e in devices(action="health")["checks"]}["conversation"]
+    assert conversation["status"] == "ok" and "'que horas são' in pt-BR" in conversation["detail"], conversation
+    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token, ASSIST_LANGUAGE="hi")
+    conversation = {e["check"]: e for e in devices(action="health")["checks"]}["conversation"]
+    assert conversation["status"] == "ok", conversation
+    assert "supports hi" in conversation["detail"] or "(query_answer)" in conversation["detail"]

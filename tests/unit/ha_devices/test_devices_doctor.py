@@ -303,8 +303,9 @@ def test_an_assist_error_answer_is_a_warning_naming_the_language_and_the_agent(s
     report = examine()
     conversation = by_name(report)["conversation"]
     assert conversation["status"] == "warning"
-    assert f"{agent} answered 'wie spät ist es' in de (ASSIST_LANGUAGE) with an error (no_intent_match)" in (
+    assert f"{agent} answered 'wie spät ist es' in de (ASSIST_LANGUAGE) with no_intent_match" in (
         conversation["detail"])
+    assert "does not know" in conversation["detail"]  # the sentence unknown; the language not judged from it
     assert "Entschuldigung" in conversation["detail"]
     assert "ASSIST_LANGUAGE" in conversation["fix"] and "de" in conversation["fix"]
     assert report["ok"] is True  # only the custom skill is affected
@@ -313,7 +314,7 @@ def test_an_assist_error_answer_is_a_warning_naming_the_language_and_the_agent(s
 @pytest.mark.parametrize("assist_language, ha_language, sent, text", [
     ("de-DE", "en", "de-DE", "wie spät ist es"),  # ASSIST_LANGUAGE wins
     ("", "fr", "fr", "quelle heure est-il"),  # else Home Assistant's own language
-    ("pl", "en", "pl", "what time is it"),  # no probe of its own: English, and an error is shown as such
+    ("pl", "en", "pl", "która jest godzina"),  # its own probe since issue 17
 ])
 def test_the_conversation_probe_is_asked_in_the_language_assist_will_hear(servers, bridge_env, assist_language,
                                                                             ha_language, sent, text):
@@ -817,3 +818,59 @@ def test_a_malformed_assist_rooms_is_a_warning_naming_the_setting_not_its_value(
     assert check["status"] == "warning"
     assert check["detail"].startswith("ASSIST_ROOMS: the area of entry 1 is not a non-empty string")
     assert "SECRETISH" not in json.dumps(check)
+
+
+# ---- issue 17: the conversation probe in the owner's language; an unknown sentence is not an unknown language ----
+
+NO_MATCH = {"response": {"speech": {"plain": {"speech": "Sorry, I couldn't understand that", "extra_data": None}},
+                         "card": {}, "language": "pt-BR", "response_type": "error",
+                         "data": {"code": "no_intent_match"}}, "conversation_id": None, "continue_conversation": False}
+
+
+def agents_speaking(*languages):
+    """conversation/agent/list as Home Assistant answers it for a language: the default agent's matching languages."""
+    return lambda message, peer: {"agents": [{"id": "conversation.home_assistant", "name": "Home Assistant",
+                                              "supported_languages": [
+                                                  lang for lang in languages if lang == message.get("language")]}]}
+
+
+@pytest.mark.parametrize("language, sentence", [
+    ("pt-BR", "que horas são"), ("pl", "która jest godzina"), ("ja-JP", "今何時ですか"), ("hi", "समय क्या है"),
+    ("ar", "كم الساعة"), ("es", "qué hora es"), ("it", "che ore sono")])
+def test_the_conversation_probe_is_asked_in_the_language(servers, bridge_env, language, sentence):
+    ha = servers()
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_LANGUAGE=language)
+    conversation = by_name(examine())["conversation"]
+    body = next(json.loads(r[3]) for r in ha.requests if r[1] == "/api/conversation/process")
+    assert (body["text"], body["language"]) == (sentence, language)
+    assert conversation["status"] == "ok"
+
+
+@pytest.mark.parametrize("code", ["no_intent_match", "no_valid_targets"])
+def test_an_unknown_probe_sentence_in_a_supported_language_is_not_called_an_unsupported_language(servers, bridge_env,
+                                                                                                code):
+    error = {**NO_MATCH, "response": {**NO_MATCH["response"], "data": {"code": code}}}
+    ha = servers(rest=healthy_rest(**{"/api/conversation/process": (200, error)}),
+                 websocket=serve_home_assistant({"conversation/agent/list": agents_speaking("pt-BR")}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_LANGUAGE="pt-BR")
+    conversation = by_name(examine())["conversation"]
+    assert conversation["status"] == "ok", conversation
+    assert "supports pt-BR" in conversation["detail"] and "does not understand" not in conversation["detail"]
+    assert "current-time" in conversation["detail"]
+
+
+def test_a_language_the_agent_does_not_list_is_a_warning_naming_it(servers, bridge_env):
+    ha = servers(rest=healthy_rest(**{"/api/conversation/process": (200, NO_MATCH)}),
+                 websocket=serve_home_assistant({"conversation/agent/list": agents_speaking("en")}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_LANGUAGE="pt-BR")
+    conversation = by_name(examine())["conversation"]
+    assert conversation["status"] == "warning"
+    assert "does not support pt-BR" in conversation["detail"] and "ASSIST_LANGUAGE" in conversation["fix"]
+
+
+def test_when_the_agents_languages_cannot_be_read_the_check_says_it_does_not_know(servers, bridge_env):
+    ha = servers(rest=healthy_rest(**{"/api/conversation/process": (200, NO_MATCH)}))  # no conversation/agent/list
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN, ASSIST_LANGUAGE="pt-BR")
+    conversation = by_name(examine())["conversation"]
+    assert conversation["status"] == "warning"
+    assert "does not know" in conversation["detail"] and "does not understand" not in conversation["detail"]
