@@ -55,7 +55,7 @@ def discover(bridge_env):
     """discover(ALEXA_EXPOSE, ws_answers, offered=OFFERED, **fake) -> (the bridge's answer, the FakeHA)."""
     servers = []
 
-    def run(setting, ws_answers=None, offered=OFFERED, **fake):
+    def run(setting, ws_answers=None, offered=OFFERED, remaining_ms=8000, **fake):
         rest = lambda method, path, body: (200, discovery_answer(offered))  # noqa: E731
         fake.setdefault("websocket", serve_home_assistant(answers() if ws_answers is None else ws_answers))
         ha = FakeHA(rest=rest, **fake)
@@ -63,7 +63,7 @@ def discover(bridge_env):
         bridge_env(HA_URL=ha.url, ALEXA_EXPOSE=setting)
         header = {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3", "messageId": "d"}
         event = {"directive": {"header": header, "payload": {"scope": {"type": "BearerToken", "token": TOKEN}}}}
-        return lambda_handler(event, FakeContext()), ha
+        return lambda_handler(event, FakeContext(remaining_ms=remaining_ms)), ha
 
     yield run
     for ha in servers:
@@ -221,3 +221,14 @@ def test_a_websocket_closed_before_authentication_is_bridge_unreachable(discover
     assert not list(alexa_schema.iter_errors(answer))
     assert answer["event"]["payload"]["type"] == "BRIDGE_UNREACHABLE"
     assert "WebSocket API is unreachable" in answer["event"]["payload"]["message"]
+
+
+def test_a_websocket_that_never_answers_is_bounded_by_the_discoverys_deadline(discover, alexa_schema):
+    def silent(message, peer):
+        peer.recv()  # never answers: waits for the client to hang up
+        return {}
+
+    answer, _ = discover("assist", answers(**{"config/entity_registry/list": silent}), remaining_ms=1500)
+    assert not list(alexa_schema.iter_errors(answer))
+    assert answer["event"]["payload"]["type"] == "BRIDGE_UNREACHABLE"
+    assert "no answer before the deadline" in answer["event"]["payload"]["message"]
