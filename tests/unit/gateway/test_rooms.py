@@ -13,20 +13,6 @@ ECHO = "amzn1.ask.device.AHKITCHENECHO"
 ROOMS = {ECHO: "kitchen", "amzn1.ask.device.AHOFFICE": "Office"}
 
 
-@pytest.fixture
-def ssm(monkeypatch):
-    """A moto SSM; yields a boto3 client to write parameters."""
-    from moto import mock_aws
-
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        import boto3
-
-        yield boto3.client("ssm")
-
-
 def test_a_json_object_of_device_ids_to_areas_is_the_mapping():
     assert parse(json.dumps(ROOMS)) == ROOMS
     assert parse('{" amzn1.ask.device.X ": " Living room "}') == {"amzn1.ask.device.X": "Living room"}
