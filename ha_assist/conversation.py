@@ -8,7 +8,6 @@ from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreacha
 from gateway.ha_client import default_client
 from gateway.metrics import milliseconds
 from gateway.redact import error_message
-from gateway.rooms import room
 from gateway.secrets import default_token
 from ha_assist import progressive
 from ha_assist.errors import (
@@ -59,7 +58,11 @@ def ask(request: SkillRequest, conversation_id: str | None, until: float) -> Ans
         raise AssistNoToken("the request carries no account-linked token and HA_TOKEN is not configured")
     timer = progressive.schedule(request, ssml(phrase("one_moment", request.locale)))
     try:
-        echo_room = room(request.device_id, token, until) if request.device_id else None
+        echo_room = None
+        if request.device_id and config.assist_rooms:
+            from gateway.rooms import room  # only where ASSIST_ROOMS is set
+
+            echo_room = room(request.device_id, token, until)
         return converse(
             request.query,
             token=token,

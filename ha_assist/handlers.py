@@ -5,7 +5,6 @@ from dataclasses import replace
 from gateway.ha_client import deadline
 from gateway.log import logger
 from gateway.metrics import error as count_error
-from gateway.rooms import RoomsError, configured
 from ha_assist.conversation import ask
 from ha_assist.errors import AssistError
 from ha_assist.phrases import DEFAULT_LOCALE, LOCALES, phrase
@@ -99,6 +98,8 @@ def failure(request: SkillRequest, err: AssistError) -> dict:
 
 def which_device(request: SkillRequest, context) -> dict:
     """A card with the Echo's device ID and its room in ASSIST_ROOMS: what the owner needs to map it."""
+    from gateway.rooms import RoomsError, configured  # rarely asked: not imported with the skill
+
     if not request.device_id:
         return speak(phrase("no_device", request.locale), end_session=True, attributes=request.attributes)
     try:
