@@ -66,16 +66,20 @@ def home(ha_venv, tmp_path_factory):
         own.start()
     except Exception as err:  # noqa: BLE001 - any failure to start is a test failure, never a skip
         pytest.fail(f"Home Assistant could not start: {err}", pytrace=False)
-    devices = {device["name"]: device["id"] for device in own.ws_command({"type": "config/device_registry/list"})}
-    # Onboarding made some areas (Kitchen, Living Room, Bedroom); the others are made here.
-    areas = {area["name"]: area["area_id"] for area in own.ws_command({"type": "config/area_registry/list"})}
-    for area, device in (("Kitchen", "Kitchen Lights"), ("Office", "Office RGBW Lights"),
-                         ("Living Room", "Living Room RGBWW Lights")):
-        area_id = areas.get(area) or own.ws_command({"type": "config/area_registry/create", "name": area})["area_id"]
-        own.ws_command({"type": "config/device_registry/update", "device_id": devices[device], "area_id": area_id})
-    own.version = own.api("GET", "/api/config").body["version"]
-    yield own
-    own.stop()
+    try:
+        devices = {device["name"]: device["id"] for device in own.ws_command({"type": "config/device_registry/list"})}
+        # Onboarding made some areas (Kitchen, Living Room, Bedroom); the others are made here.
+        areas = {area["name"]: area["area_id"] for area in own.ws_command({"type": "config/area_registry/list"})}
+        for area, device in (("Kitchen", "Kitchen Lights"), ("Office", "Office RGBW Lights"),
+                             ("Living Room", "Living Room RGBWW Lights")):
+            area_id = areas.get(area) or own.ws_command({"type": "config/area_registry/create",
+                                                         "name": area})["area_id"]
+            own.ws_command({"type": "config/device_registry/update", "device_id": devices[device],
+                            "area_id": area_id})
+        own.version = own.api("GET", "/api/config").body["version"]
+        yield own
+    finally:
+        own.stop()
 
 
 @pytest.fixture
