@@ -225,7 +225,8 @@ def check_conversation(probe: Probe) -> Outcome:
     shown = speech if len(speech) <= 80 else speech[:77] + "..."
     agent = s.assist_agent_id or "Home Assistant's default agent"
     where = "ASSIST_LANGUAGE" if s.assist_language else (
-        "Home Assistant's language; without ASSIST_LANGUAGE the skill sends each request's locale")
+        "Home Assistant's language; without ASSIST_LANGUAGE the skill sends the language of each request's locale, as"
+        " Home Assistant writes it: de-DE as de, pt-BR as pt-BR")
     asked = f"{agent} answered {text!r} in {language} ({where})"
     if answer.get("response_type") != "error":
         return passed(f"{asked} ({answer.get('response_type')}): {shown!r}")
