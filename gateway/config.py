@@ -1,7 +1,11 @@
-"""Settings from the environment, read in one place (names documented in docs/configuration.md)."""
+"""Settings from the environment, read in one place (names documented in docs/configuration.md).
+
+The one exception is fast_path, standard library only on the hot path: it reads BRIDGE_PRELOAD, HA_URL (whether to
+preconnect) and AWS_LAMBDA_INITIALIZATION_TYPE itself, before any of the bridge's modules is imported.
+"""
 
 import os
-from dataclasses import dataclass
+from collections import namedtuple
 from functools import cache
 from urllib.parse import urlsplit
 
@@ -21,21 +25,30 @@ def _flag(name: str, default: bool) -> bool:
     return value == "true"
 
 
-@dataclass(frozen=True)
-class Settings:
-    ha_url: str
-    ha_token: str
-    ha_token_parameter: str
-    verify_tls: bool
-    ca_bundle: str  # a PEM file's path, or the PEM text itself
-    client_cert: str  # PEM file paths for mutual TLS; the key may be inside the certificate's file
-    client_key: str
-    headers_parameter: str  # SSM SecureString: a JSON object of extra request headers (Cloudflare Access)
-    assist_agent_id: str
-    assist_language: str
-    assist_allow_operator_token: bool  # an unlinked custom-skill user may act with HA_TOKEN (off by default)
-    alexa_expose: str  # what Alexa discovers: all, assist, cloud or label:<name> (gateway.alexa_exposure)
-    assist_rooms: str  # Echo device IDs -> HA areas: a JSON object, or the name of an SSM parameter holding one
+# A namedtuple, not a dataclass: `dataclasses` imports `inspect`, about 10 ms before the INIT connection could start.
+_FIELDS = (
+    "ha_url ha_token ha_token_parameter verify_tls"
+    " ca_bundle"  # a PEM file's path, or the PEM text itself
+    " client_cert client_key"  # PEM file paths for mutual TLS; the key may be inside the certificate's file
+    " headers_parameter"  # SSM SecureString: a JSON object of extra request headers (Cloudflare Access)
+    " assist_agent_id assist_language"
+    " assist_allow_operator_token"  # an unlinked custom-skill user may act with HA_TOKEN (off by default)
+    " alexa_expose"  # what Alexa discovers: all, assist, cloud or label:<name> (gateway.alexa_exposure)
+    " assist_rooms"  # Echo device IDs -> HA areas: a JSON object, or the name of an SSM parameter holding one
+    " extension_port session_token"  # the Parameters and Secrets extension's port, and its caller's credential
+)
+_SECRET = {"ha_token", "session_token"}
+
+
+class Settings(namedtuple("Settings", _FIELDS)):
+    """The settings of one execution environment, read-only; its repr leaves the secrets out."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={'***' if name in _SECRET and value else repr(value)}"
+                          for name, value in zip(self._fields, self, strict=True))
+        return f"Settings({shown})"
 
 
 PLAIN_HTTP_WARNING = (
@@ -82,9 +95,27 @@ def settings() -> Settings:
         assist_allow_operator_token=_flag("ASSIST_ALLOW_OPERATOR_TOKEN", False),
         alexa_expose=env("ALEXA_EXPOSE", "").strip() or "all",
         assist_rooms=env("ASSIST_ROOMS", "").strip(),
+        extension_port=env("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "").strip() or "2773",
+        session_token=env("AWS_SESSION_TOKEN", ""),  # set on Lambda only: the extension authenticates callers with it
     )
     if plain_http_to_another_machine(found.ha_url):
         from gateway.log import logger
 
         logger.warning(PLAIN_HTTP_WARNING)
     return found
+
+
+Names = namedtuple("Names", "service metrics_namespace function_name")
+
+
+@cache
+def names() -> Names:
+    """Powertools' service and namespace, and Lambda's function name: read apart from `settings()`, which may refuse
+    a switch, because gateway.log and gateway.metrics need them at import, where an error would fail INIT."""
+    env = os.environ.get
+    return Names(
+        service=env("POWERTOOLS_SERVICE_NAME", "").strip() or "ha-alexa-bridge",
+        metrics_namespace=env("POWERTOOLS_METRICS_NAMESPACE", "").strip() or "HomeAssistantBridge",
+        # From the environment so that a test or local run without a Lambda context works.
+        function_name=env("AWS_LAMBDA_FUNCTION_NAME", "").strip() or "local",
+    )

@@ -1,7 +1,6 @@
 """JSON logs through Powertools Logger. Nothing here logs an event or a header: tokens travel in both."""
 
-import os
-
+from gateway.config import names
 from gateway.powertools import Logger
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "ha-alexa-bridge")
+logger = Logger(service=names().service)

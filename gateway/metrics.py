@@ -1,18 +1,14 @@
 """CloudWatch metrics through Powertools (EMF lines on stdout), and the wrapper every request runs in."""
 
-import os
 import sys
 import time
 
+from gateway.config import names
 from gateway.log import logger
 from gateway.powertools import Metrics, MetricUnit, single_metric
 
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "HomeAssistantBridge"
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "ha-alexa-bridge"
-# The function name comes from the environment so that a test or local run without a Lambda context works.
-metrics = Metrics(
-    namespace=NAMESPACE, service=SERVICE, function_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or "local"
-)
+NAMESPACE, SERVICE = names().metrics_namespace, names().service
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE, function_name=names().function_name)
 
 
 def milliseconds(name: str, started: float) -> float:
@@ -29,23 +25,36 @@ def error(error_type: str) -> None:
         metric.add_dimension(name="ErrorType", value=error_type)
 
 
+def _measured(event, context, handle, init: dict | None, latency: bool):
+    started = time.perf_counter()
+    try:
+        return handle(event, context)
+    finally:
+        if init is not None:
+            metrics.add_metric(name="InitDuration", unit=MetricUnit.Milliseconds, value=init["init_ms"])
+            # One line per execution environment; `modules`: loaded after INIT and this first request.
+            logger.info("cold start", extra={**init, "modules": len(sys.modules)})
+        if latency:
+            milliseconds("RequestLatency", started)
+
+
+_with_context = logger.inject_lambda_context(_measured)  # the request's keys (function_request_id...) on each line
+
+
+def _keyed(event, context, *args):
+    # A local call (a test, bench.overhead) may have no Lambda context, whose fields inject_lambda_context reads.
+    return (_measured if context is None else _with_context)(event, context, *args)
+
+
+# Powertools' own ColdStart line (function_name and service dimensions) on the cold start only, the flush always.
+_cold = metrics.log_metrics(_keyed, capture_cold_start_metric=True)
+_warm = metrics.log_metrics(_keyed)
+
+
 def run(handle, event, context, init: dict | None, latency: bool = True):
     """Run a feature's handler with logs keyed by request and metrics flushed at the end.
 
     `init` (INIT's phases, from fast_path) is given on the first invocation of an execution environment only: that
     one is the cold start. `latency=False` keeps warm-up pings out of RequestLatency.
     """
-    started = time.perf_counter()
-    logger.append_keys(request_id=getattr(context, "aws_request_id", None))
-    try:
-        return handle(event, context)
-    finally:
-        if init is not None:
-            metrics.add_metric(name="InitDuration", unit=MetricUnit.Milliseconds, value=init["init_ms"])
-            metrics.provider.add_cold_start_metric(context)  # Powertools' own ColdStart line
-            # One line per execution environment; `modules`: loaded after INIT and this first request.
-            logger.info("cold start", extra={**init, "modules": len(sys.modules)})
-        if latency:
-            milliseconds("RequestLatency", started)
-        if metrics.metric_set:
-            metrics.flush_metrics()
+    return (_warm if init is None else _cold)(event, context, handle, init, latency)

@@ -7,7 +7,6 @@ here logs a value or puts one in an error message: messages name the parameter o
 
 import http.client
 import json
-import os
 import re
 import time
 import urllib.parse
@@ -71,10 +70,11 @@ def parameter(name: str) -> str:
 
 def _from_extension(name: str) -> str | None:
     """The value through the Parameters and Secrets Lambda Extension; None when no extension is listening."""
-    session_token = os.environ.get("AWS_SESSION_TOKEN")
+    s = settings()
+    session_token = s.session_token
     if not session_token:  # not on Lambda: the extension authenticates callers with this token
         return None
-    port = int(os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT") or 2773)
+    port = int(s.extension_port)
     query = urllib.parse.urlencode({"name": name, "withDecryption": "true"})
     # http.client rather than urllib.request: no proxy from the environment may see this call.
     conn = http.client.HTTPConnection("localhost", port, timeout=EXTENSION_TIMEOUT_S)

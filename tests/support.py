@@ -32,6 +32,8 @@ class FakeContext:
         self._until = time.monotonic() + remaining_ms / 1000
         self.aws_request_id = request_id
         self.function_name = "test-bridge"
+        self.memory_limit_in_mb = 128
+        self.invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:test-bridge"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._until - time.monotonic()) * 1000))

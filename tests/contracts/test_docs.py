@@ -81,6 +81,7 @@ def test_the_configuration_page_lists_every_setting_the_code_reads_and_no_other(
     assert {"HA_URL", "HA_TOKEN", "HA_VERIFY_TLS", "ASSIST_ALLOW_OPERATOR_TOKEN"} <= config  # the scan works
     read = {name for path in SHIPPED for name in names_read(path) if not LAMBDA_SETS.fullmatch(name)}
     documented = documented_settings()
+    config = {name for name in config if not LAMBDA_SETS.fullmatch(name)}  # Lambda's own, read there too
     assert config <= documented, config - documented
     assert read <= documented, read - documented
     assert documented - read <= READ_BY_POWERTOOLS, documented - read
