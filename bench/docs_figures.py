@@ -107,6 +107,12 @@ def scale(report: dict) -> str | None:
         out.append(f"| {h['offered']:,} / {h['sent']} | {h['ha_bytes'] / 1e3:,.0f} kB | {h['answer_bytes'] / 1e3:,.0f}"
                    f" kB | {h['cpu_ms']['median']:.1f} | {h['floor']['ms']:.1f} | **{h['cpu_ratio']:.2f}x** |"
                    f" {h['ms128']['median']:.0f} | {h['rss_mb']} MB | {h['log_lines']['median']:.0f} |")
+        e = h.get("exposure")
+        if e:
+            out.append(f"| {e['offered']:,} / {e['sent']}, `ALEXA_EXPOSE={e['mode']}` | {e['ha_bytes'] / 1e3:,.0f} kB +"
+                       f" {e['ws_bytes'] / 1e3:,.0f} kB WebSocket | {e['answer_bytes'] / 1e3:,.0f} kB |"
+                       f" {e['cpu_ms']['median']:.1f} | {e['floor']['ms']:.1f} | **{e['cpu_ratio']:.2f}x** |"
+                       f" {e['ms128']['median']:.0f} | {e['rss_mb']} MB | {e['log_lines']['median']:.0f} |")
     big = [h for h in homes if h["offered"] > 1000]
     text = []
     if big:
