@@ -19,7 +19,7 @@ apart and lists only the exposed ones), is not sent: nothing says the owner expo
 """
 
 import re
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
 
@@ -45,10 +45,12 @@ NOTHING_EXPOSED = (
 )
 
 
-@dataclass(frozen=True)
-class Mode:
-    kind: str  # "all", "assist", "cloud" or "label"
-    label: str = ""
+# Namedtuples and a plain class, not dataclasses: ha_alexa imports this module during INIT, and `dataclasses` imports
+# `inspect` (about 10 ms on the critical path of a cold start).
+class Mode(namedtuple("Mode", "kind label", defaults=("",))):
+    """`kind` is "all", "assist", "cloud" or "label"; `label` the label's name or ID for "label"."""
+
+    __slots__ = ()
 
     def __str__(self) -> str:
         return f"label:{self.label}" if self.kind == "label" else self.kind
@@ -89,13 +91,11 @@ def entity_id_of(endpoint_id) -> str | None:
     return entity_id if ENTITY_ID.fullmatch(entity_id) else None
 
 
-@dataclass
 class Exposure:
     """Which entities Alexa gets by the owner's choice: `reasons[entity_id]` says why one is not, "" when it is."""
 
-    mode: Mode
-    reasons: dict = field(default_factory=dict)
-    ha_version: str = ""
+    def __init__(self, mode: Mode, reasons: dict | None = None, ha_version: str = ""):
+        self.mode, self.reasons, self.ha_version = mode, {} if reasons is None else reasons, ha_version
 
     def why_not(self, endpoint) -> str:
         """"" when `endpoint` (a Discovery endpoint) is exposed, else why it is not."""

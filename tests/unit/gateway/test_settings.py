@@ -60,3 +60,16 @@ def test_an_undocumented_value_fails_the_doctors_first_check_and_operator_action
     assert answer["error"]["type"] == "CONFIGURATION_ERROR"
     assert f"{name} must be true or false" in answer["error"]["message"]
     assert ha.requests == []
+
+
+def test_an_undocumented_value_leaves_init_standing(bridge_env):
+    # gateway.log and gateway.metrics read their names at import, during INIT: a bad switch must not fail that.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HA_VERIFY_TLS": "never", "BRIDGE_PRELOAD": "ha_alexa,ha_assist,ha_devices"}
+    code = "import lambda_function, gateway.log, gateway.metrics; print(gateway.metrics.SERVICE)"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "ha-alexa-bridge" and "failed" not in run.stdout + run.stderr
