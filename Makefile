@@ -13,7 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EVENT ?= events/alexa.json
 
-.PHONY: venv demo invoke setup test ruff imports docs nginx unit unit-py311 lint build bench profile clean
+.PHONY: venv demo invoke setup test test-ha ruff imports docs nginx unit unit-py311 lint build bench profile clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.in requirements-dev.txt constraints.txt
@@ -22,7 +22,8 @@ $(VENV)/.installed: requirements.in requirements-dev.txt constraints.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-## Run the function locally on EVENT (default: Discovery), against a demo Home Assistant unless HA_URL is set.
+## Run the function locally on EVENT (default: Discovery), against a demo Home Assistant unless HA_URL is set
+## (the newest release this machine's own Pythons run: devtools/demo_ha.py says which).
 demo invoke: venv
 	$(PY) -m devtools.local_invoke $(EVENT)
 
@@ -31,9 +32,24 @@ demo invoke: venv
 setup: venv
 	$(PY) -m devtools.setup $(ARGS)
 
-## The whole test suite: unit, template lint, integration against a real Home Assistant. CI runs this.
+# The Home Assistant releases the integration suite runs against (devtools/demo_ha.py RELEASES): the oldest the
+# bridge supports and the newest tested. The first runs with the whole suite; CI runs one per job.
+HA_TEST_VERSIONS ?= oldest newest
+
+## The whole test suite: unit, template lint, integration against each real Home Assistant. CI runs this.
 test: venv ruff imports docs unit-py311 nginx
-	$(PY) -m pytest -q tests
+	BRIDGE_HA_VERSION=$(firstword $(HA_TEST_VERSIONS)) $(PY) -m pytest -q tests
+	@for version in $(wordlist 2,99,$(HA_TEST_VERSIONS)); do \
+	  $(MAKE) --no-print-directory test-ha BRIDGE_HA_VERSION=$$version || exit 1; done
+
+## The integration suite against one Home Assistant: make test-ha BRIDGE_HA_VERSION=newest (or oldest, or a
+## release). Python 3.14 for the newest comes from a Debian root when the machine has none: root only, so
+## without root that run is skipped, saying so.
+test-ha: venv nginx
+	@if [ "$$(id -u)" != 0 ] && ! $(PY) -m devtools.demo_ha python --version "$(BRIDGE_HA_VERSION)"; then \
+	  echo "*** SKIPPED: the integration suite against Home Assistant $(BRIDGE_HA_VERSION): no Python for it" \
+	    "(above), and only root can make one. Install it, or run make test as root. ***"; \
+	else set -x; BRIDGE_HA_VERSION="$(BRIDGE_HA_VERSION)" $(PY) -m pytest -q tests/integration; fi
 
 ## Lint the Python code with ruff (rules in pyproject.toml); `make test` runs it first, as it takes a second.
 ruff: venv

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         return render(args)
     from bench.tls_proxy import ProxyProcess
-    from devtools.demo_ha import HA_VERSIONS, DemoHomeAssistant
+    from devtools.demo_ha import DemoHomeAssistant
 
     started, load_before = time.monotonic(), report.load_average()
     artifact = ensure_artifact(args.build)
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "load": [load_before, report.load_average()],
         "python": platform.python_version(), "cache_tag": sys.implementation.cache_tag,
         "awslambdaric": metadata.version("awslambdaric"),
-        "home_assistant": HA_VERSIONS.get("{}.{}".format(*sys.version_info[:2]), "?"),
+        "home_assistant": ha.version,  # the release that ran (devtools.demo_ha picks it)
         "answer_bytes": len(json.dumps(answer)), "endpoints": len(answer["event"]["payload"]["endpoints"]),
         "config": {"runs": args.runs, "warm": args.warm, "delay_ms": args.delay_ms, "pause_s": args.pause,
                    "memory": args.memory, "cpu_stretch": CPU_STRETCH},

@@ -27,9 +27,15 @@ def counts(endpoints: int) -> dict[str, int]:
     return numbers
 
 
-def home_config(endpoints: int) -> str:
-    """configuration.yaml lines (top-level keys the demo config does not use) for a home of about `endpoints`."""
+def home_config(endpoints: int, version: str | None = None) -> str:
+    """configuration.yaml lines (top-level keys the demo config does not use) for a home of about `endpoints`, for
+    the Home Assistant release `version` (default: the one devtools.demo_ha runs)."""
+    from devtools import demo_ha
+
     n = counts(endpoints)
+    # HA 2026.x has no `light: - platform: template` (the legacy form) any more; 2025.4 has no default_entity_id,
+    # which keeps the ids (light.big_lamp_0, ...) in the newer form.
+    legacy = not demo_ha.version_at_least(version or demo_ha.find_python()[0], "2026.1")
 
     def name(kind: str, i: int) -> str:
         return json.dumps(f"{ROOMS[i % len(ROOMS)]} {kind} {i + 1}", ensure_ascii=False)
@@ -53,8 +59,14 @@ def home_config(endpoints: int) -> str:
         f"      - name: {name('door', i)}\n        unique_id: big_door_{i}\n        device_class: door\n"
         f"        state: \"{'on' if i % 3 == 0 else 'off'}\"" for i in range(n["binary_sensor"])]
     for domain, key, kind in (("light", "lights", "lamp"), ("switch", "switches", "plug")):
-        lines += [f"{domain}:", "  - platform: template", f"    {key}:"] + [
-            f"      big_{kind}_{i}:\n        friendly_name: {name(kind, i)}\n        turn_on: []\n        turn_off: []"
+        if legacy:
+            lines += [f"{domain}:", "  - platform: template", f"    {key}:"] + [
+                f"      big_{kind}_{i}:\n        friendly_name: {name(kind, i)}\n        turn_on: []\n"
+                "        turn_off: []" for i in range(n[domain])]
+            continue
+        lines += [f"  - {domain}:"] + [  # in the template: block, the last one
+            f"      - name: {name(kind, i)}\n        unique_id: big_{kind}_{i}\n"
+            f"        default_entity_id: {domain}.big_{kind}_{i}\n        turn_on: []\n        turn_off: []"
             for i in range(n[domain])]
     return "\n".join(lines) + "\n"
 

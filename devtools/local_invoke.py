@@ -326,6 +326,7 @@ def _home_assistant(stack: contextlib.ExitStack, configured: dict) -> dict:
     print(f"no HA_URL set: starting a demo Home Assistant at {demo.url} (the first run installs it)",
           file=sys.stderr, flush=True)
     stack.enter_context(demo)  # starts it; on exit stops it and removes its config dir
+    print(f"demo: {demo.describe()}", file=sys.stderr, flush=True)
     # The sample Assist events carry no linked token: against the demo, the person running it is the operator.
     allow = os.environ.get("ASSIST_ALLOW_OPERATOR_TOKEN", "true")
     return {"HA_URL": demo.url, "HA_TOKEN": demo.token, "ASSIST_ALLOW_OPERATOR_TOKEN": allow}

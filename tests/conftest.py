@@ -24,7 +24,8 @@ def alexa_schema():
 
 
 # The schema file predates parts of Alexa's documented API that Home Assistant uses. Exactly these are added
-# to it, nothing is loosened: display categories from Alexa's "Display categories" reference, the
+# to it, nothing is loosened: display categories from Alexa's "Display categories" reference (REMOTE, which
+# HA gives a remote, as the demo of HA 2026.x has), the
 # Alexa.PlaybackStateReporter interface (Alexa's "PlaybackStateReporter Interface" reference), and the
 # thermostat modes CUSTOM and EM_HEAT (Alexa's ThermostatController 3.2 "ThermostatMode values").
 THERMOSTAT_MODES = ["CUSTOM", "EM_HEAT"]

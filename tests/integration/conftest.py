@@ -10,8 +10,10 @@ Fixtures:
   settings, or ``own = make_ha()`` to stop or restart it without disturbing the other
   tests. Each starts in about 4 s.
 
-The first run installs Home Assistant into ``$BRIDGE_CACHE`` (about 2 minutes). These tests never skip: a
-Home Assistant that cannot start fails them, with its log tail in the message.
+The release is $BRIDGE_HA_VERSION's (``oldest``, ``newest``; `make test` runs the suite against each), else the
+newest this machine's own Pythons run. The first run installs Home Assistant into ``$BRIDGE_CACHE`` (about 2
+minutes). These tests never skip for want of a Home Assistant: one that cannot start fails them, with its log
+tail in the message. A test that holds on some releases only skips on the others, saying so (``ha.version``).
 """
 
 import contextlib
@@ -33,7 +35,12 @@ def ha_venv(request):
     """The cached Home Assistant venv; its first install shows progress instead of a silent wait."""
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        return install()
+        try:
+            installed = install()
+        except Exception as err:  # noqa: BLE001 - a missing Python fails the tests, with what to do, never a skip
+            pytest.fail(f"Home Assistant could not be installed: {err}", pytrace=False)
+        print(f"\nintegration tests against {installed.describe()}", flush=True)
+        return installed
 
 
 @pytest.fixture(scope="session")

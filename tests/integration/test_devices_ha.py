@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from devtools.demo_ha import NEWEST, OLDEST
 from fast_path import lambda_handler
 from support import FakeContext
 
@@ -22,16 +23,22 @@ def bridge(ha, bridge_env):
     return ha
 
 
+# The demo endpoints whose Discovery answer breaks Alexa's rules, which the bridge repairs: 2026.11's demo adds
+# event.backup_automatic_backup, which Home Assistant offers without a display category.
+REPAIRED = {OLDEST: 4, NEWEST: 5}
+
+
 def test_the_doctor_passes_against_a_healthy_home_assistant(bridge):
     report = devices(action="health")
-    # The demo's own Discovery answer breaks Alexa's rules in four endpoints, which the bridge repairs: a warning.
+    # The demo's own Discovery answer breaks Alexa's rules in some endpoints, which the bridge repairs: a warning.
     # And Alexa cannot link accounts through http://127.0.0.1: a warning too.
     assert statuses(report) == {**dict.fromkeys(
         ["url", "dns", "tcp", "tls", "token", "version", "alexa", "conversation", "websocket", "latency",
          "state_reports", "rooms"], "ok"), "alexa": "warning", "account_linking": "warning", "metrics": "skipped"}
     assert report["ok"] is True
     checks = {entry["check"]: entry for entry in report["checks"]}
-    assert "repaired 4" in checks["alexa"]["detail"] and "dropped" not in checks["alexa"]["detail"]
+    assert f"repaired {REPAIRED[bridge.version]}" in checks["alexa"]["detail"]
+    assert "dropped" not in checks["alexa"]["detail"]
     version = bridge.api("GET", "/api/config").body["version"]
     assert f"Home Assistant {version}" in checks["version"]["detail"]
     assert f"(Home Assistant {version})" in checks["websocket"]["detail"]
@@ -87,8 +94,10 @@ def test_list_shows_the_demo_entities_with_the_areas_the_test_created(make_ha, b
     bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
     attic = own.ws_command({"type": "config/area_registry/create", "name": f"Attic {uuid.uuid4().hex[:6]}"})
     cellar = own.ws_command({"type": "config/area_registry/create", "name": f"Cellar {uuid.uuid4().hex[:6]}"})
+    # HA 2026.10+ refuses an area of its own to an entity without a name of its own (invalid_info), as the demo's
+    # lights are: with a name of its own, any release takes it.
     own.ws_command({"type": "config/entity_registry/update", "entity_id": "light.bed_light",
-                    "area_id": attic["area_id"]})
+                    "name": "Bed Light", "area_id": attic["area_id"]})
     # An entity without an area of its own is in its device's area.
     device_id = own.ws_command({"type": "config/entity_registry/get", "entity_id": "light.ceiling_lights"})[
         "device_id"]
@@ -189,4 +198,5 @@ def test_the_conversation_check_probes_in_the_language_and_tells_an_unknown_sent
     bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token, ASSIST_LANGUAGE="hi")
     conversation = {e["check"]: e for e in devices(action="health")["checks"]}["conversation"]
     assert conversation["status"] == "ok", conversation
-    assert "supports hi" in conversation["detail"] or "(query_answer)" in conversation["detail"]
+    # 2025.4 has no Hindi time sentence (no_intent_match: "supports hi"); 2026.11 answers it (action_done).
+    assert "supports hi" in conversation["detail"] or "answered 'समय क्या है' in hi" in conversation["detail"]

@@ -53,7 +53,8 @@ def test_a_cached_venv_whose_python_is_gone_is_built_again(monkeypatch, tmp_path
     and its directory must not block the new one. pip and venv are stood in for; nothing is downloaded."""
     monkeypatch.setenv("BRIDGE_CACHE", str(tmp_path / "cache"))
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
-    venv = tmp_path / "cache" / f"ha-{demo_ha.HA_VERSIONS[py]}-py{py}"
+    monkeypatch.setitem(demo_ha.RELEASES, "2025.4.4", ((3, 11, 0), (3, 14)))  # whatever runs the tests
+    venv = tmp_path / "cache" / f"ha-2025.4.4-py{py}"
     (venv / "bin").mkdir(parents=True)
     (venv / "lib" / "site-packages").mkdir(parents=True)
     (venv / "bin" / "python").symlink_to(tmp_path / "pyenv" / "versions" / "3.13.0" / "bin" / "python3.13")
@@ -73,9 +74,9 @@ def test_a_cached_venv_whose_python_is_gone_is_built_again(monkeypatch, tmp_path
         return subprocess.CompletedProcess(args, 0)
 
     monkeypatch.setattr(demo_ha.subprocess, "run", run)
-    monkeypatch.setattr(demo_ha, "_pins_and_requirements", lambda wheel: ("", []))
+    monkeypatch.setattr(demo_ha, "_pins_and_requirements", lambda wheel, version: ("", []))
 
-    assert demo_ha.install(sys.executable) == venv
+    assert demo_ha.install(python=sys.executable).venv == venv
     assert os.path.samefile(demo_ha.venv_python(venv), sys.executable)
     assert sorted(path.name for path in venv.parent.iterdir()) == [venv.name]  # nothing left aside
     assert "its interpreter" in capsys.readouterr().err

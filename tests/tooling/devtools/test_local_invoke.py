@@ -214,6 +214,9 @@ def test_cli_without_ha_url_starts_a_demo_home_assistant(project, monkeypatch, c
     class FakeDemo:  # the API of devtools.demo_ha.DemoHomeAssistant, without installing Home Assistant
         url, token = "http://127.0.0.1:8999", "demo-token"
 
+        def describe(self):
+            return "Home Assistant 2026.11.0 on Python 3.14.2 (python3.14)"
+
         def __enter__(self):
             calls.append("start")
             return self
@@ -229,6 +232,7 @@ def test_cli_without_ha_url_starts_a_demo_home_assistant(project, monkeypatch, c
     env = json.loads(out)["response"]["env"]
     assert (env["HA_URL"], env["HA_TOKEN"]) == ("http://127.0.0.1:8999", "demo-token")
     assert "no HA_URL set: starting a demo Home Assistant at http://127.0.0.1:8999" in err
+    assert "demo: Home Assistant 2026.11.0 on Python 3.14.2 (python3.14)" in err  # says which release runs
     assert calls == ["start", "stop"]
 
 
