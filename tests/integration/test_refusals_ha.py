@@ -1,7 +1,7 @@
 """Home Assistant's refusals, told apart on every path: a bad token, a user who is not an administrator, and an
 address Home Assistant has banned after failed logins (a real ban, provoked in a test's own Home Assistant)."""
 
-from devtools.demo_ha import DemoHomeAssistant, http
+from devtools.demo_ha import HTTP_STORE, DemoHomeAssistant, http, version_at_least
 from fast_path import lambda_handler
 from gateway.errors import BANNED
 from support import FakeContext
@@ -43,6 +43,14 @@ def turn_on_kitchen(token: str) -> dict:
 
 def test_a_non_admin_user_a_bad_token_and_a_banned_address_each_get_their_own_answer(make_ha, bridge_env):
     own = make_ha(http={"ip_ban_enabled": True, "login_attempts_threshold": 3})
+    # Where the ban's settings live: HA 2026.8+ keeps them in its store (the UI's), YAML's only imported once
+    # (read now: a banned address gets no WebSocket either).
+    if version_at_least(own.version, HTTP_STORE):
+        assert own.http_config()["stable"]["login_attempts_threshold"] == 3
+        assert "Settings > System > Network > HTTP server" in BANNED
+    else:
+        assert own.http_config() is None and "under `http:` in configuration.yaml" in BANNED
+
     user_token = non_admin_token(own)
 
     # A least-privilege user: the doctor passes, states are read, an administrator's service is refused for

@@ -191,8 +191,10 @@ def test_an_ip_ban_fails_the_token_check_with_the_ban_advice(servers, bridge_env
     assert report["advice"] == (
         "Home Assistant has banned this address after failed logins (HTTP 403, whatever the token): remove the"
         " address from ip_bans.yaml in Home Assistant's config dir and restart Home Assistant; AWS Lambda's"
-        " addresses change, so consider `ip_ban_enabled: false` or a higher `login_attempts_threshold` under"
-        " `http:`")
+        " addresses change, so consider turning the IP ban off (`ip_ban_enabled: false`) or raising its"
+        " `login_attempts_threshold`: on Home Assistant 2026.8 and later in Settings > System > Network > HTTP"
+        " server (http: in configuration.yaml is imported once, then ignored), before 2026.8 under `http:` in"
+        " configuration.yaml")
 
 
 def test_a_403_that_is_not_home_assistants_names_what_is_in_front_of_it(servers, bridge_env):
