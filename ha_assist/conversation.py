@@ -4,13 +4,22 @@ import time
 from dataclasses import dataclass
 
 from gateway.config import SettingError, settings
-from gateway.errors import BANNED, HomeAssistantBadAnswer, HomeAssistantUnreachable, UnusableToken, banned
+from gateway.errors import (
+    BANNED,
+    REMOVED_AGENT_IDS,
+    HomeAssistantBadAnswer,
+    HomeAssistantUnreachable,
+    UnusableToken,
+    agent_refused,
+    banned,
+)
 from gateway.ha_client import default_client
 from gateway.metrics import milliseconds
 from gateway.redact import error_message
 from gateway.secrets import default_token
 from ha_assist import progressive
 from ha_assist.errors import (
+    AssistAgentRemoved,
     AssistBadAnswer,
     AssistBanned,
     AssistError,
@@ -129,6 +138,9 @@ def converse(
         raise AssistBadAnswer("Home Assistant has no conversation API: add `conversation:` to configuration.yaml")
     if response.status != 200:
         message = error_message(response, client, token)
+        refused = agent_refused(agent_id, response.status, message)
+        if refused:  # the setting, not Home Assistant: named with its fix
+            raise (AssistAgentRemoved if agent_id in REMOVED_AGENT_IDS else AssistMisconfigured)(": ".join(refused))
         raise AssistBadAnswer(f"Home Assistant answered HTTP {response.status}" + (f": {message}" if message else ""))
     try:
         result = response.json()

@@ -24,6 +24,14 @@ class AssistMisconfigured(AssistError):
     error_type = "ASSIST_NOT_CONFIGURED"
 
 
+class AssistAgentRemoved(AssistError):
+    """ASSIST_AGENT_ID is an agent ID Home Assistant removed (gateway.errors.REMOVED_AGENT_IDS): the user hears the
+    fix, as only the operator's setting can change."""
+
+    error_type = "ASSIST_NOT_CONFIGURED"
+    phrase = "agent_removed"
+
+
 class AssistNoToken(AssistError):
     error_type = "ASSIST_NO_TOKEN"
     phrase = "link_account"

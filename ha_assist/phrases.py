@@ -23,6 +23,8 @@ PHRASES = {
         "unreachable": "Sorry, I can't reach Home Assistant right now.",
         "timeout": "Sorry, Home Assistant took too long to answer. It may still be working on it.",
         "failed": "Sorry, something went wrong talking to Home Assistant.",
+        "agent_removed": "Sorry, the bridge's ASSIST_AGENT_ID "
+        "names an agent Home Assistant has removed. Set it to conversation.home_assistant.",
         "this_device": "I've put this device's ID on a card in the Alexa app.",
         "its_room": "Its room is {room}.",
         "no_room": "It has no room in the bridge's settings yet.",
@@ -55,6 +57,8 @@ PHRASES = {
         "unreachable": "Ich erreiche Home Assistant gerade leider nicht.",
         "timeout": "Home Assistant hat leider zu lange gebraucht. Vielleicht arbeitet es noch daran.",
         "failed": "Bei der Verbindung mit Home Assistant ist leider etwas schiefgegangen.",
+        "agent_removed": "Die Einstellung ASSIST_AGENT_ID der Brücke nennt leider einen Agenten, den Home Assistant "
+        "entfernt hat. Setze sie auf conversation.home_assistant.",
         "this_device": "Ich habe dir die Kennung dieses Geräts als Karte in die Alexa App geschickt.",
         "its_room": "Es ist dem Bereich {room} zugeordnet.",
         "no_room": "In den Einstellungen der Brücke ist es noch keinem Bereich zugeordnet.",
@@ -87,6 +91,8 @@ PHRASES = {
         "unreachable": "Désolé, je n'arrive pas à joindre Home Assistant pour le moment.",
         "timeout": "Désolé, Home Assistant a mis trop de temps à répondre. Il y travaille peut-être encore.",
         "failed": "Désolé, un problème est survenu avec Home Assistant.",
+        "agent_removed": "Désolé, le réglage ASSIST_AGENT_ID "
+        "du pont désigne un agent que Home Assistant a supprimé. Réglez-le sur conversation.home_assistant.",
         "this_device": "J'ai envoyé l'identifiant de cet appareil sur une carte dans l'application Alexa.",
         "its_room": "Il est dans la pièce {room}.",
         "no_room": "Aucune pièce ne lui est encore attribuée dans les réglages du pont.",
@@ -117,6 +123,8 @@ PHRASES = {
         "unreachable": "Lo siento, ahora mismo no puedo conectar con Home Assistant.",
         "timeout": "Lo siento, Home Assistant tardó demasiado en responder. Puede que todavía esté en ello.",
         "failed": "Lo siento, algo salió mal al hablar con Home Assistant.",
+        "agent_removed": "Lo siento, el ajuste ASSIST_AGENT_ID "
+        "del puente nombra un agente que Home Assistant ha eliminado. Cámbialo a conversation.home_assistant.",
         "this_device": "Te envié el identificador de este dispositivo en una tarjeta a la app de Alexa.",
         "its_room": "Está en el área {room}.",
         "no_room": "Todavía no tiene un área asignada en los ajustes del puente.",
@@ -148,6 +156,8 @@ PHRASES = {
         "unreachable": "Mi dispiace, in questo momento non riesco a raggiungere Home Assistant.",
         "timeout": "Mi dispiace, Home Assistant ci ha messo troppo a rispondere. Forse ci sta ancora lavorando.",
         "failed": "Mi dispiace, qualcosa è andato storto con Home Assistant.",
+        "agent_removed": "Mi dispiace, l'impostazione ASSIST_AGENT_ID "
+        "del bridge indica un agente che Home Assistant ha rimosso. Impostala su conversation.home_assistant.",
         "this_device": "Ti ho inviato l'ID di questo dispositivo in una scheda nell'app Alexa.",
         "its_room": "Si trova nell'area {room}.",
         "no_room": "Nelle impostazioni del bridge non ha ancora un'area.",
@@ -179,6 +189,8 @@ PHRASES = {
         "unreachable": "Desculpe, não estou conseguindo falar com o Home Assistant agora.",
         "timeout": "Desculpe, o Home Assistant demorou demais para responder. Talvez ele ainda esteja fazendo isso.",
         "failed": "Desculpe, algo deu errado na conversa com o Home Assistant.",
+        "agent_removed": "Desculpe, a configuração ASSIST_AGENT_ID "
+        "da ponte indica um agente que o Home Assistant removeu. Defina-a como conversation.home_assistant.",
         "this_device": "Mandei o ID deste dispositivo num cartão para o app Alexa.",
         "its_room": "Ele fica na área {room}.",
         "no_room": "Ele ainda não tem uma área nas configurações da ponte.",
@@ -211,6 +223,8 @@ PHRASES = {
         "unreachable": "Sorry, ik kan Home Assistant nu niet bereiken.",
         "timeout": "Sorry, Home Assistant deed er te lang over om te antwoorden. Misschien is het er nog mee bezig.",
         "failed": "Sorry, er ging iets mis bij het contact met Home Assistant.",
+        "agent_removed": "Sorry, de instelling ASSIST_AGENT_ID "
+        "van de bridge noemt een agent die Home Assistant heeft verwijderd. Zet haar op conversation.home_assistant.",
         "this_device": "Ik heb de ID van dit apparaat op een kaart in de Alexa-app gezet.",
         "its_room": "Het hoort bij de ruimte {room}.",
         "no_room": "Het heeft nog geen ruimte in de instellingen van de bridge.",
@@ -242,6 +256,8 @@ PHRASES = {
         "unreachable": "すみません、今ホームアシスタントに接続できません。",
         "timeout": "すみません、ホームアシスタントの応答に時間がかかりすぎました。まだ処理中かもしれません。",
         "failed": "すみません、ホームアシスタントとの通信で問題が起きました。",
+        "agent_removed": "すみません、ブリッジの ASSIST_AGENT_ID "
+        "は、ホームアシスタントが削除したエージェントを指しています。conversation.home_assistant に設定してください。",
         "this_device": "このデバイスのIDをカードにしてAlexaアプリに送りました。",
         "its_room": "エリアは{room}です。",
         "no_room": "ブリッジの設定では、まだエリアが割り当てられていません。",
@@ -275,6 +291,8 @@ PHRASES = {
         "timeout": "माफ़ कीजिए, होम असिस्टेंट ने जवाब देने में बहुत देर लगा दी। हो सकता है वह अभी भी उस पर "
         "काम कर रहा हो।",
         "failed": "माफ़ कीजिए, होम असिस्टेंट से बात करते समय कुछ गड़बड़ हो गई।",
+        "agent_removed": "माफ़ कीजिए, ब्रिज की ASSIST_AGENT_ID "
+        "सेटिंग ऐसे एजेंट को बताती है जिसे होम असिस्टेंट ने हटा दिया है। इसे conversation.home_assistant पर सेट करें।",
         "this_device": "मैंने इस डिवाइस की आईडी एक कार्ड में Alexa ऐप पर भेज दी है।",
         "its_room": "इसका एरिया {room} है।",
         "no_room": "ब्रिज की सेटिंग में इसे अभी कोई एरिया नहीं दिया गया है।",
@@ -304,6 +322,8 @@ PHRASES = {
         "unreachable": "عذرًا، لا أستطيع الوصول إلى هوم أسيستنت الآن.",
         "timeout": "عذرًا، تأخر هوم أسيستنت كثيرًا في الرد. ربما لا يزال يعمل على ذلك.",
         "failed": "عذرًا، حدث خطأ أثناء التواصل مع هوم أسيستنت.",
+        "agent_removed": "عذرًا، يشير إعداد ASSIST_AGENT_ID "
+        "في الجسر إلى وكيل أزاله هوم أسيستنت. اضبطه على conversation.home_assistant.",
         "this_device": "أرسلت معرّف هذا الجهاز في بطاقة إلى تطبيق Alexa.",
         "its_room": "منطقته هي {room}.",
         "no_room": "لم تُحدَّد له منطقة بعد في إعدادات الجسر.",

@@ -15,6 +15,7 @@ from gateway.errors import (
     HomeAssistantBadAnswer,
     HomeAssistantError,
     HomeAssistantUnreachable,
+    agent_refused,
     banned,
 )
 from gateway.redact import error_message
@@ -218,6 +219,10 @@ def check_conversation(probe: Probe) -> Outcome:
         return warned("POST /api/conversation/process answered HTTP 404: no conversation API" + only,
                       "add `conversation:` (part of default_config:) to configuration.yaml")
     answer = json_field(response, "response") if response.status == 200 else None
+    refused = agent_refused(s.assist_agent_id, response.status, error_message(response, probe.client, probe.token))
+    if refused:
+        cause, fix = refused
+        return warned(f"POST /api/conversation/process refused the agent: {cause}" + only, fix)
     if not isinstance(answer, dict):
         return warned(f"POST /api/conversation/process answered HTTP {response.status}" + only,
                       "check ASSIST_AGENT_ID and ASSIST_LANGUAGE, and Home Assistant's log")

@@ -185,3 +185,26 @@ def test_the_sample_events_run_in_the_lambda_runtime(operator, kitchen_on):
     names = {metric["name"] for result in results for metric in result.metrics}
     assert {"RequestLatency", "HomeAssistantLatency", "InitDuration"} <= names
     assert wait_for_state(operator, KITCHEN, "on") == "on"
+
+
+def test_the_removed_agent_id_homeassistant_is_named_with_its_fix_in_the_answer_the_log_and_the_doctor(
+        ha, bridge_env, caplog):
+    """HA 2025.8 removed `homeassistant`, the built-in agent's old ID: 2026.x answers 400 "invalid agent ID". The
+    user hears the setting and its fix, the log and the doctor's conversation check name them; 2025.4 still
+    takes the old ID, so there the same setting just works."""
+    bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token, ASSIST_ALLOW_OPERATOR_TOKEN="true", ASSIST_AGENT_ID="homeassistant")
+    from devtools.demo_ha import version_at_least
+    from fast_path import lambda_handler as handler
+
+    answer = say("what time is it")
+    conversation = {e["check"]: e for e in handler({"devices": {"action": "health"}}, FakeContext())["checks"]}[
+        "conversation"]
+    if not version_at_least(ha.version, "2025.8"):
+        assert "conversation.home_assistant" not in spoken(answer) and conversation["status"] == "ok", conversation
+        return
+    assert "conversation.home_assistant" in spoken(answer) and "ASSIST_AGENT_ID" in spoken(answer)
+    logged = [record for record in caplog.records if record.getMessage() == "assist failed"]
+    assert logged and "conversation.home_assistant" in logged[-1].reason
+    assert "Home Assistant 2025.8" in logged[-1].reason
+    assert conversation["status"] == "warning"
+    assert "set ASSIST_AGENT_ID=conversation.home_assistant" in conversation["fix"], conversation
