@@ -114,9 +114,11 @@ def call_service(
         message = error_message(response, ha, secret) or ""  # HA's own reason, never a secret sent to it
         raise _refused_call(ha, secret, domain, service, return_response, until, message)
     if response.status != 200:
+        # HA 2026.10+ answers a HomeAssistantError with its message (JSON); older releases with a bare error page.
+        message = error_message(response, ha, secret)
         raise HomeAssistantFailure(
-            f"Home Assistant answered HTTP {response.status} to {domain}.{service}: the service failed;"
-            " Home Assistant's log says why"
+            f"Home Assistant answered HTTP {response.status} to {domain}.{service}: the service failed"
+            + (f": {message}" if message else "; Home Assistant's log says why")
         )
     answer = home_assistant.json_body(response, "a service call")
     changed = answer.get("changed_states") if isinstance(answer, dict) else answer

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from devtools.demo_ha import NEWEST, OLDEST
+from devtools.demo_ha import NEWEST, OLDEST, version_at_least
 from fast_path import lambda_handler
 from support import FakeContext
 
@@ -200,3 +200,19 @@ def test_the_conversation_check_probes_in_the_language_and_tells_an_unknown_sent
     assert conversation["status"] == "ok", conversation
     # 2025.4 has no Hindi time sentence (no_intent_match: "supports hi"); 2026.11 answers it (action_done).
     assert "supports hi" in conversation["detail"] or "answered 'समय क्या है' in hi" in conversation["detail"]
+
+
+def test_a_failed_service_call_passes_on_home_assistants_reason(make_ha, bridge_env):
+    """HA 2026.10+ answers a service that raised HomeAssistantError with 500 and its message; 2025.4 with a bare
+    500 page. A script whose template divides by zero raises one on any release."""
+    own = make_ha(extra_config="script:\n  bridge_fails:\n    sequence:\n      - action: light.turn_on\n"
+                               "        data:\n          entity_id: light.kitchen_lights\n"
+                               "          brightness: \"{{ 1 / 0 }}\"\n")
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
+    error = devices(action="call", domain="script", service="bridge_fails")["error"]
+    assert error["type"] == "HA_ERROR"
+    assert "HTTP 500 to script.bridge_fails" in error["message"]
+    if version_at_least(own.version, "2026.10"):
+        assert "Error rendering data template: ZeroDivisionError: division by zero" in error["message"], error
+    else:
+        assert "Home Assistant's log says why" in error["message"], error

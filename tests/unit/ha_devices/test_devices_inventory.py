@@ -305,6 +305,15 @@ def test_a_service_that_fails_in_home_assistant_is_an_ha_error(servers, bridge_e
     assert "HTTP 500" in answer["error"]["message"]
 
 
+def test_home_assistants_reason_for_a_500_is_passed_on_redacted(servers, bridge_env):
+    """HA 2026.10+ answers a HomeAssistantError with 500 and its message: passed on, through gateway.redact."""
+    ha = servers(rest=lambda method, path, body: (500, {"message": f"Cannot reach the lamp with {TOKEN}"}))
+    bridge_env(HA_URL=ha.url, HA_TOKEN=TOKEN)
+    message = devices(action="call", domain="light", service="turn_on")["error"]["message"]
+    assert message == ("Home Assistant answered HTTP 500 to light.turn_on: the service failed: Cannot reach the"
+                       " lamp with [redacted]")
+
+
 @pytest.mark.parametrize("field, value", [("domain", "Light"), ("service", "turn on"), ("domain", "../api")])
 def test_call_refuses_names_home_assistant_would_not_have(servers, bridge_env, field, value):
     ha = servers(rest=rest_with())
