@@ -16,6 +16,7 @@ def test_the_demo_runs_a_discovery_under_the_emulator_against_a_demo_home_assist
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "no HA_URL set: starting a demo Home Assistant" in run.stderr
+    assert f"demo: Home Assistant {ha_venv.version} on Python " in run.stderr  # says which release runs
     (result,) = [json.loads(line) for line in run.stdout.splitlines()]
     assert result["error"] is None
     event = result["response"]["event"]
