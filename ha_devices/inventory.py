@@ -33,7 +33,7 @@ LEFT_OUT_UI = (
 
 
 def list_entities(until: float, domain: str | None = None, area: str | None = None) -> dict:
-    """Every entity with its name, state, device and area, and whether Alexa discovers it."""
+    """Every entity with its name, state, device and area, and whether Alexa discovers it (and by which name)."""
     if domain is not None and not SLUG.fullmatch(domain):
         raise InvalidInputError("`domain` must be a Home Assistant domain such as `light` (lower case, digits, _)")
     ha, secret = home_assistant.client(), home_assistant.token()
@@ -42,7 +42,10 @@ def list_entities(until: float, domain: str | None = None, area: str | None = No
     area_id = _area_id(area, areas) if area is not None else None
     found = home_assistant.discover(ha, secret, until)
     checked = found.checked if found and not found.unreadable else None
-    discovered = None if checked is None else {entity_id_of(e.get("endpointId")) for e in checked.kept}
+    # The name Alexa hears is the Discovery's friendlyName: HA 2026.x takes the Alexa name or the first voice
+    # alias, which can differ from the state's friendly_name (`name`).
+    discovered = None if checked is None else {
+        entity_id_of(e.get("endpointId")): e.get("friendlyName") for e in checked.kept if isinstance(e, dict)}
     left_out = set() if checked is None else {
         entity_id_of(e.get("endpointId")) for endpoints in checked.left_out.values() for e in endpoints
         if isinstance(e, dict)}
@@ -69,6 +72,8 @@ def list_entities(until: float, domain: str | None = None, area: str | None = No
             "area": areas.get(entity_area, entity_area),
             "alexa": None if discovered is None else entity_id in discovered,
         }
+        if row["alexa"]:
+            row["alexa_name"] = discovered[entity_id]
         if row["alexa"] is False:
             row["alexa_note"] = (over if entity_id in left_out else found.hidden.get(entity_id)
                                  or _why_not_discovered(entry, state))

@@ -216,3 +216,22 @@ def test_a_failed_service_call_passes_on_home_assistants_reason(make_ha, bridge_
         assert "Error rendering data template: ZeroDivisionError: division by zero" in error["message"], error
     else:
         assert "Home Assistant's log says why" in error["message"], error
+
+
+def test_list_shows_the_name_alexa_gets_which_an_alias_sets_on_newer_releases(make_ha, bridge_env):
+    """Alexa gets the Discovery's friendlyName: since HA 2026.x the entity's first voice alias (or its Alexa
+    name), not the state's friendly_name that `list` shows as `name`; 2025.4 sends the friendly_name."""
+    own = make_ha()
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
+    own.ws_command({"type": "config/entity_registry/update", "entity_id": "light.bed_light",
+                    "aliases": ["Reading lamp"]})
+    discovery = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
+                                          "messageId": "m"}, "payload": {"scope": {"type": "BearerToken",
+                                                                                   "token": own.token}}}}
+    endpoints = own.api("POST", "/api/alexa/smart_home", json=discovery).body["event"]["payload"]["endpoints"]
+    alexa_hears = {e["endpointId"]: e["friendlyName"] for e in endpoints}["light#bed_light"]
+
+    row = {r["entity_id"]: r for r in devices(action="list")["entities"]}["light.bed_light"]
+    assert row["name"] == "Bed Light" and row["alexa"] is True
+    assert row["alexa_name"] == alexa_hears
+    assert alexa_hears == ("Reading lamp" if version_at_least(own.version, "2026.4") else "Bed Light")

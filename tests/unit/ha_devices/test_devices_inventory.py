@@ -100,7 +100,8 @@ def test_list_joins_states_registries_areas_and_what_alexa_discovers(listing):
     assert answer["count"] == len(rows) == 6
     assert list(rows) == sorted(rows)
     assert rows["light.lamp"] == {"entity_id": "light.lamp", "name": "Reading Lamp", "domain": "light",
-                                  "state": "on", "device": "Reading lamp", "area": "Kitchen", "alexa": True}
+                                  "state": "on", "device": "Reading lamp", "area": "Kitchen", "alexa": True,
+                                  "alexa_name": "light#lamp"}  # the Discovery's friendlyName (the stand-in's)
     assert (rows["fan.ceiling"]["device"], rows["fan.ceiling"]["area"], rows["fan.ceiling"]["alexa"]) == (
         "Ceiling fan", "Living Room", True)
     assert rows["sun.sun"]["device"] is None and rows["sun.sun"]["area"] is None
