@@ -58,7 +58,9 @@ def list_entities(until: float, domain: str | None = None, area: str | None = No
     for entity_id in sorted(states.keys() | entries.keys()):
         entry, state = entries.get(entity_id, {}), states.get(entity_id)
         device = devices.get(entry.get("device_id")) or {}
-        entity_area = entry.get("area_id") or device.get("area_id")
+        # A child device (HA 2026.9+: parent_device_id) without an area of its own is in its parent's.
+        parent = devices.get(device.get("parent_device_id")) or {}
+        entity_area = entry.get("area_id") or device.get("area_id") or parent.get("area_id")
         if domain is not None and entity_id.split(".", 1)[0] != domain:
             continue
         if area is not None and entity_area != area_id:
