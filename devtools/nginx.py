@@ -2,7 +2,9 @@
 
 Used by the integration tests: `with ReverseProxy(upstream_port, keepalive_requests=3) as proxy: proxy.url`.
 It passes WebSocket upgrades for /api/websocket the way Home Assistant's documentation shows, or, with
-`websocket=False`, drops the upgrade headers as a proxy configured without them does. nginx comes from
+`websocket=False`, drops the upgrade headers as a proxy configured without them does; `forwarded_for` sends that
+client address in X-Forwarded-For (a header only: Home Assistant with `trusted_proxies` then takes the request as
+coming from there, e.g. from the internet, as Lambda's do). nginx comes from
 Debian's `nginx-light` package (`make test` installs it when it is missing and the user may).
 """
 
@@ -38,7 +40,7 @@ http {{
             proxy_pass http://127.0.0.1:{upstream_port};
             proxy_http_version 1.1;
             proxy_set_header Host $host;
-{upgrade}        }}
+{upgrade}{forwarded}        }}
     }}
 }}
 """
@@ -58,13 +60,16 @@ def nginx_binary() -> str:
 class ReverseProxy:
     """nginx on a free 127.0.0.1 port, proxying to Home Assistant on `upstream_port`."""
 
-    def __init__(self, upstream_port: int, keepalive_requests: int = 1000, websocket: bool = True):
+    def __init__(self, upstream_port: int, keepalive_requests: int = 1000, websocket: bool = True,
+                 forwarded_for: str | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="bridge-nginx-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         upgrade = UPGRADE if websocket else ""
+        forwarded = f"            proxy_set_header X-Forwarded-For {forwarded_for};\n" if forwarded_for else ""
         (self.dir / "nginx.conf").write_text(CONFIG.format(dir=self.dir, port=self.port, upstream_port=upstream_port,
-                                                           keepalive_requests=keepalive_requests, upgrade=upgrade))
+                                                           keepalive_requests=keepalive_requests, upgrade=upgrade,
+                                                           forwarded=forwarded))
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 10.0) -> ReverseProxy:

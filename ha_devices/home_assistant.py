@@ -20,9 +20,16 @@ from ha_devices.errors import (
 )
 
 NO_TOKEN = "no Home Assistant token is configured: set HA_TOKEN, or HA_TOKEN_PARAMETER to an SSM SecureString"
+# Home Assistant refuses a user limited to the local network with the 401 of a bad token (REST; the WebSocket since
+# 2026.5), counted as a failed login: the bridge cannot tell the two apart, so both are named.
+LOCAL_ONLY = (
+    "; or, if the token is good, its user is set to \"Can only log in from the local network\" (Settings > People >"
+    " Users), which Home Assistant refuses from the internet as if the token were bad: turn that off for the"
+    " user, or use another user's token"
+)
 TOKEN_REJECTED = (
     "Home Assistant rejected the token{how}: create a long-lived access token (your Home Assistant profile,"
-    " Security tab) and put it into HA_TOKEN or the SSM parameter named by HA_TOKEN_PARAMETER"
+    " Security tab) and put it into HA_TOKEN or the SSM parameter named by HA_TOKEN_PARAMETER" + LOCAL_ONLY
 )
 NOT_ADMIN = (
     "Home Assistant accepts the token but refused {what} (HTTP 401): the token's user is not an administrator,"

@@ -1,5 +1,7 @@
 """The doctor's advice: what an owner does about each fault a check finds, in words the report repeats."""
 
+from ha_devices.home_assistant import LOCAL_ONLY
+
 FIX_URL = "set HA_URL to the external base URL of your Home Assistant, e.g. https://ha.example.com"
 FIX_UNREACHABLE = (
     "make Home Assistant reachable from the internet at HA_URL: it must be running, and your router or firewall"
@@ -11,7 +13,7 @@ FIX_PROXY = (
 )
 FIX_TOKEN = (
     "the token was rejected: create a long-lived access token (Home Assistant profile, Security tab) and put it"
-    " into HA_TOKEN or the SSM parameter named by HA_TOKEN_PARAMETER"
+    " into HA_TOKEN or the SSM parameter named by HA_TOKEN_PARAMETER" + LOCAL_ONLY
 )
 FIX_HEADERS = (
     "HA_HEADERS_PARAMETER must name a readable SSM SecureString holding a JSON object of header names to values"

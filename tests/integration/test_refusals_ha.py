@@ -19,10 +19,15 @@ def checks(report: dict) -> dict:
 
 def non_admin_token(ha: DemoHomeAssistant) -> str:
     """A token of a new user in the "Users" group, made through Home Assistant's own WebSocket and auth APIs."""
-    user = ha.ws_command({"type": "config/auth/create", "name": "Alexa bridge", "group_ids": ["system-users"],
-                          "local_only": False})["user"]
-    assert user["group_ids"] == ["system-users"]  # "Users", not "Administrators"
-    login = {"username": "alexa-bridge", "password": "bridge-password-1"}
+    return user_token(ha, "system-users", local_only=False, username="alexa-bridge")
+
+
+def user_token(ha: DemoHomeAssistant, group: str, local_only: bool, username: str) -> str:
+    """A new user's token (logged in from 127.0.0.1, the local network), made through Home Assistant's APIs."""
+    user = ha.ws_command({"type": "config/auth/create", "name": username, "group_ids": [group],
+                          "local_only": local_only})["user"]
+    assert user["group_ids"] == [group]
+    login = {"username": username, "password": "bridge-password-1"}
     ha.ws_command({"type": "config/auth_provider/homeassistant/create", "user_id": user["id"], **login})
     client = {"client_id": ha.url + "/"}
     flow = http("POST", ha.url + "/auth/login_flow",
@@ -90,3 +95,22 @@ def test_a_non_admin_user_a_bad_token_and_a_banned_address_each_get_their_own_an
                           "timestamp": "2025-01-01T00:00:00Z", "intent": intent}}
     speech = lambda_handler(assist, FakeContext())["response"]["outputSpeech"]["ssml"]
     assert "blocked the bridge after failed logins" in speech
+
+
+def test_a_user_who_may_only_log_in_from_the_local_network_is_named_among_the_causes(make_ha, bridge_env):
+    """Home Assistant refuses a "local network only" user's token from the internet (REST since before 2025.4, the
+    WebSocket since 2026.5) with the 401 of a bad token, so the doctor names both causes and their fixes. Here the
+    internet is a documentation address nginx puts in X-Forwarded-For, which Home Assistant trusts from 127.0.0.1."""
+    from devtools.nginx import ReverseProxy
+
+    own = make_ha(http={"use_x_forwarded_for": True, "trusted_proxies": ["127.0.0.1"]})
+    token = user_token(own, "system-admin", local_only=True, username="local-only")
+    assert http("GET", own.url + "/api/", token=token).status == 200  # from 127.0.0.1: the local network
+    with ReverseProxy(own.port, forwarded_for="203.0.113.7") as proxy:
+        bridge_env(HA_URL=proxy.url, HA_TOKEN=own.token)  # the owner's token from "the internet": accepted
+        assert checks(devices(action="health"))["token"]["status"] == "ok"
+        bridge_env(HA_URL=proxy.url, HA_TOKEN=token)
+        report = devices(action="health")
+    assert checks(report)["token"]["status"] == "failed"
+    assert "long-lived access token" in report["advice"]
+    assert "Can only log in from the local network" in report["advice"]
