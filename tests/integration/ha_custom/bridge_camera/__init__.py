@@ -1,0 +1,1 @@
+"""Cameras with a native WebRTC offer handler, for the bridge's WebRTC budget test (Alexa.RTCSessionController)."""
