@@ -22,9 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 class Context:
-    """The parts of the Lambda context the bridge reads: 8 s, as Alexa allows."""
+    """The parts of the Lambda context the bridge reads (Powertools' log keys too): 8 s, as Alexa allows."""
 
     aws_request_id = "soak"
+    function_name = "soak-bridge"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:soak-bridge"
 
     def __init__(self):
         self.until = time.monotonic() + 8.0
