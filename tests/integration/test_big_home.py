@@ -69,7 +69,7 @@ def test_alexa_gets_every_device_fills_its_300_and_the_bridge_says_so_in_one_lin
     assert devices(sent) == devices(everything)  # every device kept, in Home Assistant's order
     logs = [line for line in output().splitlines() if line.startswith("{") and '"_aws"' not in line]
     assert len(logs) <= 3, logs
-    assert any(f'"offered":{len(everything)},"sent":300' in line for line in logs)
+    assert any(f'"offered":{len(everything)},"sent":300' in line for line in logs), logs
 
 
 def test_the_doctor_counts_what_is_left_out_and_its_filter_brings_the_home_under_300_with_every_device(
