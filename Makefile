@@ -32,7 +32,7 @@ demo invoke: venv
 setup: venv
 	$(PY) -m devtools.setup $(ARGS)
 
-# The Home Assistant releases the integration suite runs against (devtools/demo_ha.py RELEASES): the oldest the
+# The Home Assistant releases the integration suite runs against (devtools/ha_install.py RELEASES): the oldest the
 # bridge supports and the newest tested. The first runs with the whole suite; CI runs one per job.
 HA_TEST_VERSIONS ?= oldest newest
 

@@ -30,12 +30,12 @@ def counts(endpoints: int) -> dict[str, int]:
 def home_config(endpoints: int, version: str | None = None) -> str:
     """configuration.yaml lines (top-level keys the demo config does not use) for a home of about `endpoints`, for
     the Home Assistant release `version` (default: the one devtools.demo_ha runs)."""
-    from devtools import demo_ha
+    from devtools import ha_install
 
     n = counts(endpoints)
     # HA 2026.x has no `light: - platform: template` (the legacy form) any more; 2025.4 has no default_entity_id,
     # which keeps the ids (light.big_lamp_0, ...) in the newer form.
-    legacy = not demo_ha.version_at_least(version or demo_ha.find_python()[0], "2026.1")
+    legacy = not ha_install.version_at_least(version or ha_install.find_python()[0], "2026.1")
 
     def name(kind: str, i: int) -> str:
         return json.dumps(f"{ROOMS[i % len(ROOMS)]} {kind} {i + 1}", ensure_ascii=False)

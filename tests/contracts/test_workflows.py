@@ -51,7 +51,7 @@ def test_ci_runs_make_test_on_push_and_pull_request_with_the_pythons_and_the_cac
     assert cache["with"]["path"] == f"~/{makefile_cache.group(1)}"
     assert "${{ matrix.home-assistant }}" in cache["with"]["key"]
     # Where the versions live: the SAM CLI's, Home Assistant's, the ASK CLI's.
-    assert "hashFiles('devtools/sam.py', 'devtools/demo_ha.py', 'devtools/ask.py')" in cache["with"]["key"]
+    assert "hashFiles('devtools/sam.py', 'devtools/ha_install.py', 'devtools/ask.py')" in cache["with"]["key"]
     (node,) = [step for step in steps if step.get("uses", "").startswith("actions/setup-node@")]
     assert node["with"]["node-version"] == "20"  # the ASK CLI 2.30.7 was tried with Node 20
     assert job["timeout-minutes"] <= 90

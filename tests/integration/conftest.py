@@ -20,7 +20,8 @@ import contextlib
 
 import pytest
 
-from devtools.demo_ha import DemoHomeAssistant, install
+from devtools.demo_ha import DemoHomeAssistant
+from devtools.ha_install import install
 
 
 def start_or_fail(ha: DemoHomeAssistant) -> DemoHomeAssistant:

@@ -193,7 +193,7 @@ def test_the_removed_agent_id_homeassistant_is_named_with_its_fix_in_the_answer_
     user hears the setting and its fix, the log and the doctor's conversation check name them; 2025.4 still
     takes the old ID, so there the same setting just works."""
     bridge_env(HA_URL=ha.url, HA_TOKEN=ha.token, ASSIST_ALLOW_OPERATOR_TOKEN="true", ASSIST_AGENT_ID="homeassistant")
-    from devtools.demo_ha import version_at_least
+    from devtools.ha_install import version_at_least
     from fast_path import lambda_handler as handler
 
     answer = say("what time is it")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from devtools.demo_ha import NEWEST, OLDEST, DemoHomeAssistant, version_at_least
+from devtools.demo_ha import DemoHomeAssistant
+from devtools.ha_install import NEWEST, OLDEST, version_at_least
 from fast_path import lambda_handler
 from support import FakeContext
 

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from devtools.demo_ha import HTTP_STORE, DemoHomeAssistant, version_at_least
+from devtools.demo_ha import HTTP_STORE, DemoHomeAssistant
+from devtools.ha_install import version_at_least
 
 
 def discovery_directive(token: str) -> dict:

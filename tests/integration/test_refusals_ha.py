@@ -1,7 +1,8 @@
 """Home Assistant's refusals, told apart on every path: a bad token, a user who is not an administrator, and an
 address Home Assistant has banned after failed logins (a real ban, provoked in a test's own Home Assistant)."""
 
-from devtools.demo_ha import HTTP_STORE, DemoHomeAssistant, http, version_at_least
+from devtools.demo_ha import HTTP_STORE, DemoHomeAssistant, http
+from devtools.ha_install import version_at_least
 from fast_path import lambda_handler
 from gateway.errors import BANNED
 from support import FakeContext

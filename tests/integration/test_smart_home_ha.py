@@ -149,7 +149,8 @@ def test_webrtc_cameras_get_home_assistants_answer_within_alexas_8_s(ha_venv, br
     """HA 2026.11's Alexa.RTCSessionController waits up to 5 s for a camera's SDP answer and its ICE gathering. The
     bridge's budget leaves it that: a camera answering at 4.5 s (gathering never done) gets its answer, a silent
     one HA's ENDPOINT_UNREACHABLE, each well within Alexa's 8 s (tests/integration/ha_custom: the cameras)."""
-    from devtools.demo_ha import DemoHomeAssistant, version_at_least
+    from devtools.demo_ha import DemoHomeAssistant
+    from devtools.ha_install import version_at_least
 
     if not version_at_least(ha_venv.version, "2026.11"):
         pytest.skip(f"Home Assistant {ha_venv.version} has no Alexa.RTCSessionController (2026.11)")
