@@ -71,15 +71,9 @@ def preconnect() -> threading.Thread | None:
     """
     if not os.environ.get("HA_URL"):
         return None
-    from gateway import ha_client  # standard library only (http.client, ssl)
+    from gateway import ha_connection  # standard library only (socket, ssl): a few ms before the handshake starts
 
-    def connect():
-        try:
-            ha_client.default_client().connect(ha_client.deadline(budget_s=2.0))
-        except Exception:  # noqa: S110 - the first request meets the same fault and reports it
-            pass
-
-    thread = threading.Thread(target=connect, name="preconnect", daemon=True)
+    thread = threading.Thread(target=ha_connection.preopen, name="preconnect", daemon=True)
     thread.start()
     return thread
 
@@ -88,6 +82,9 @@ def after_restore() -> None:
     """SnapStart: a restored snapshot's connection and init clock belong to another machine: drop both."""
     global _init
     _init = None
+    connection_module = sys.modules.get("gateway.ha_connection")
+    if connection_module is not None:
+        connection_module.close_preopened()
     client_module = sys.modules.get("gateway.ha_client")
     if client_module is not None:
         client_module.close_connections()

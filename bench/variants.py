@@ -7,6 +7,9 @@
 - one-file proxy    baseline (b), bench/baselines/one_file_proxy: urllib3, a new pool per invocation;
 - floor             bench/baselines/floor: answers with a stored Discovery answer, calls nothing: the cost of
                     the interpreter and the runtime client alone (a reference, not a competitor);
+- required          bench/baselines/required: the floor plus what the mission asks of any bridge (Powertools'
+                    metrics, one HTTPS request with http.client on a connection opened during INIT), nothing more:
+                    the bridge's dependencies at their least (a reference, not a competitor);
 - candidate NAME    with --candidate DIR (repeatable): a changed copy of the artifact, to measure a change
                     before making it;
 
@@ -156,6 +159,9 @@ def all_variants(work: Path, shims_dir: Path, floor_answer: Path, candidates=())
         Variant("one_file", "baseline (b) one-file proxy", baseline_root("one_file_proxy", work / "one_file")),
         Variant("floor", "floor: runtime only", baseline_root("floor", work / "floor"),
                 {"BENCH_FLOOR_ANSWER": str(floor_answer)}, note="stored answer, no Home Assistant call"),
+        Variant("required", "reference: required parts only", baseline_root(
+            "required", work / "required", ("aws-lambda-powertools",)),
+                note="Powertools' metrics and one http.client request on a connection opened during INIT"),
         Variant("no_preconnect", "bridge: preload, no preconnect", BUILD_DIR, {**BRIDGE_ENV, **shimmed},
                 "bench_no_preconnect.lambda_handler", warm=False),
         Variant("no_preload", "bridge: no preload, no preconnect", BUILD_DIR, {"BRIDGE_PRELOAD": ""}, warm=False),

@@ -9,7 +9,7 @@ from collections import defaultdict, deque
 from urllib.parse import quote
 
 from gateway.errors import BANNED, BANNED_BODY, HomeAssistantBadAnswer, HomeAssistantError, HomeAssistantUnreachable
-from gateway.ha_client import hostport, open_socket, unreachable
+from gateway.ha_connection import hostport, open_socket, unreachable
 
 WEBSOCKET_PATH = "/api/websocket"
 # Answers that close a command: "result" for commands, "pong" for {"type": "ping"}.

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from gateway import ha_websocket
 from gateway.config import settings
 from gateway.errors import HomeAssistantError
-from gateway.ha_client import hostport
+from gateway.ha_connection import hostport
 from gateway.secrets import SecretError
 from ha_devices.doctor.advice import FIX_EVENTS, FIX_LINKING_URL
 from ha_devices.doctor.api import http_get, json_field

@@ -7,7 +7,8 @@ import time
 from urllib.parse import urlsplit
 
 from gateway.config import SettingError, settings
-from gateway.ha_client import default_client, hostport, resolve
+from gateway.ha_client import default_client
+from gateway.ha_connection import hostport, resolve
 from ha_devices import certificate
 from ha_devices.doctor.advice import FIX_CLIENT_CERT, FIX_PROXY, FIX_TLS, FIX_UNREACHABLE, FIX_URL, TLS_FIXES
 from ha_devices.doctor.outcome import Outcome, Probe, failed, passed, warned

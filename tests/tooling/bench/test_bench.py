@@ -112,7 +112,7 @@ def test_the_runner_measures_the_cpu_time_of_each_invocation(tmp_path):
     assert idle.cpu_ms < idle.duration_ms
 
 
-@pytest.mark.parametrize("name", ["eager", "one_file_proxy"])
+@pytest.mark.parametrize("name", ["eager", "one_file_proxy", "required"])
 def test_a_baseline_forwards_the_directive_with_its_token_over_tls(name, fake_ha, monkeypatch):
     ha = fake_ha(ok)
     event = variants.discovery(TOKEN)
@@ -176,7 +176,7 @@ def fake_stats():
         return {"runs": runs, "new_connections": connections, "rss_mb": 30}
 
     cold_runs = {"bridge": cold(1, 5.0, 30), "eager": cold(3, 20.0, 80), "one_file": cold(1.5, 10.0, 30),
-                 "floor": cold(0.3, 3.0, 16), "no_preload": cold(1.2, 50.0, 30)}
+                 "floor": cold(0.3, 3.0, 16), "no_preload": cold(1.2, 50.0, 30), "required": cold(0.9, 4.0, 28)}
     warm_runs = {"bridge": warm(55.0, 4.0, 0), "eager": warm(60.0, 7.0, 0),
                  "one_file": warm(100.0, 8.0, 4, ha=False), "floor": warm(4.0, 3.0, 0, ha=False)}
     return stats.analyse(cold_runs, warm_runs)
@@ -192,7 +192,8 @@ def test_the_report_judges_the_goals_and_renders_with_any_subset_of_variants():
     assert goals["warm request vs (b) one-file proxy, modelled 128 MB (no worse than before)"] is True
     assert goals["handler's own warm overhead: RequestLatency - HomeAssistantLatency, median ms"] is True
     assert goals["new TLS connections during the warm requests, at the proxy"] is True
-    labels = {"bridge": "bridge", "eager": "(a)", "one_file": "(b)", "floor": "floor", "no_preload": "empty"}
+    labels = {"bridge": "bridge", "eager": "(a)", "one_file": "(b)", "floor": "floor", "no_preload": "empty",
+              "required": "required"}
     for keys in (list(labels), ["bridge"]):
         sub = {k: v for k, v in figures.items() if k in keys}
         results = {
@@ -209,3 +210,23 @@ def test_the_report_judges_the_goals_and_renders_with_any_subset_of_variants():
     assert "Lower bounds here" in report.markdown({**results, "stats": figures, "variants": [
         {"key": k, "label": v} for k, v in labels.items()]})
 
+
+
+def test_the_report_reads_the_bridge_against_what_the_missions_own_parts_cost():
+    figures = fake_stats()
+    labels = {"bridge": "bridge", "eager": "(a)", "one_file": "(b)", "floor": "floor", "required": "required"}
+    results = {
+        "stats": figures, "goals": {"bridge": report.goals(figures)}, "argv": "", "date": "today", "elapsed_s": 1,
+        "machine": "m", "load": ["0", "0"], "python": "3.13.0", "cache_tag": "cpython-313", "awslambdaric": "4",
+        "home_assistant": "2025", "answer_bytes": 1000, "endpoints": 1,
+        "config": {"runs": 3, "warm": 4, "delay_ms": 40.0, "pause_s": 0.1},
+        "artifact": {"path": "a", "files": 1, "bytes": 1, "zipped_bytes": 1, "stale_sources": [],
+                     "pyc": {"modules": 1, "unchecked_hash": 1, "missing": 0}},
+        "variants": [{"key": k, "label": v} for k, v in labels.items()],
+    }
+    text = report.markdown(results)
+    # required: cold 0.9 x 180 + 1 = 163 (median), the floor bound 0.3 x 180 + 1 + the bridge's warm HA call 50 = 105
+    assert "takes 163 ms cold, 1.55x the floor bound" in text
+    assert "the bridge takes 1.11x" in text  # 181 / 163
+    results["stats"] = {k: v for k, v in figures.items() if k != "required"}
+    assert "What the mission's own parts cost" not in report.markdown(results)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gateway import ha_client
+from gateway import ha_client, ha_connection
 from gateway.errors import HomeAssistantBadAnswer, HomeAssistantUnreachable, UnusableToken
 from gateway.ha_client import HomeAssistantClient
 from support import http_answer, resolving
@@ -78,7 +78,7 @@ def test_a_request_whose_sending_failed_is_sent_again_on_a_new_connection(monkey
     assert client.request("GET", "/api/", token="t", until=until()).json() == {"n": 1}
     time.sleep(0.2)  # the server has reset its end
     # The pre-use check misses the reset, as when it races the request: sending fails, so HA cannot have it.
-    monkeypatch.setattr(ha_client.select, "select", lambda *args: ([], [], []))
+    monkeypatch.setattr(ha_connection.select, "select", lambda *args: ([], [], []))
     assert client.request("POST", "/api/x", token="t", until=until(), body={}).json() == {"n": 2}
     assert server.requests == 2  # the request reached the server once, on the fresh connection
     assert client.connections_opened == 2
@@ -141,9 +141,9 @@ def test_deadline_follows_the_lambda_context():
         def get_remaining_time_in_millis(self):
             return 2000
 
-    expected = 2.0 - ha_client.RESPONSE_MARGIN_S
+    expected = 2.0 - ha_connection.RESPONSE_MARGIN_S
     assert ha_client.deadline(Context()) - time.monotonic() == pytest.approx(expected, abs=0.05)
-    assert ha_client.deadline(None) - time.monotonic() == pytest.approx(ha_client.ALEXA_BUDGET_S, abs=0.05)
+    assert ha_client.deadline(None) - time.monotonic() == pytest.approx(ha_connection.ALEXA_BUDGET_S, abs=0.05)
 
 
 # ---- issue 12: answers that close the connection, requests never sent twice, failures that leave no debris,
@@ -350,3 +350,64 @@ def test_a_switching_protocols_answer_to_a_plain_request_fails_and_closes_the_co
         client.request("POST", "/api/x", token="t", until=until(), body={})
     assert client.request("POST", "/api/x", token="t", until=until(), body={}).json() == {"n": 2}
     assert client.connections_opened == 2
+
+
+def test_the_first_request_takes_the_connection_preopened_for_its_settings(fake_ha, bridge_env):
+    ha = fake_ha(ok)
+    bridge_env(HA_URL=ha.url)
+    ha_connection.preopen()
+    client = ha_client.default_client()
+    assert client.request("GET", "/api/", token="t", until=until()).json() == {"ok": True}
+    assert ha_connection.take_preopened(client.address, until()) is None  # taken, not opened again beside it
+    assert client.connections_opened == 1
+
+
+def test_a_preopened_connection_is_not_taken_once_stale_or_closed_or_for_other_settings(scripted, bridge_env,
+                                                                                         monkeypatch):
+    closing = scripted(lambda server, conn, index: None)  # accepts, then closes each connection at once
+    bridge_env(HA_URL=closing.url)
+    ha_connection.preopen()
+    time.sleep(0.2)  # the server's close has arrived
+    assert ha_connection.take_preopened(ha_client.default_client().address, until()) is None
+    live = scripted(lambda server, conn, index: server.read_request(conn))
+    bridge_env(HA_URL=live.url)
+    ha_connection.preopen()
+    other_path = ha_connection.address(live.url + "/other")
+    assert ha_connection.take_preopened(other_path, until()) is None
+    ha_connection.preopen()
+    monkeypatch.setattr(ha_connection, "KEEPALIVE_IDLE_S", 0.0)
+    assert ha_connection.take_preopened(ha_client.default_client().address, until()) is None
+    monkeypatch.setattr(ha_connection, "KEEPALIVE_IDLE_S", 50.0)
+    ha_connection.preopen()
+    assert ha_connection.take_preopened(ha_client.default_client().address, until()) is not None
+
+
+def test_preopen_is_quiet_when_home_assistant_cannot_be_reached(bridge_env, capsys):
+    bridge_env(HA_URL="https://ha.invalid", HA_VERIFY_TLS="sometimes")  # a refused switch: settings() raises
+    ha_connection.preopen()
+    bridge_env(HA_URL="http://127.0.0.1:9", HA_VERIFY_TLS="true")  # nothing listens on the discard port
+    ha_connection.preopen()
+    assert ha_connection.take_preopened(ha_connection.address("http://127.0.0.1:9"), until()) is None
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_request_that_comes_while_the_preopen_is_still_connecting_waits_for_its_connection(fake_ha, bridge_env,
+                                                                                               monkeypatch):
+    ha = fake_ha(ok)
+    bridge_env(HA_URL=ha.url)
+    slow_open = ha_connection.open_socket
+
+    def slowly(*args):
+        time.sleep(0.3)
+        return slow_open(*args)
+
+    opened_by_the_client = []
+    monkeypatch.setattr(ha_connection, "open_socket", slowly)  # the preopen's way
+    monkeypatch.setattr(ha_client, "open_socket", lambda *args: opened_by_the_client.append(args))
+    opening = threading.Thread(target=ha_connection.preopen)
+    opening.start()
+    time.sleep(0.05)  # the preopen is connecting
+    client = ha_client.default_client()
+    assert client.request("GET", "/api/", token="t", until=until()).json() == {"ok": True}
+    opening.join()
+    assert opened_by_the_client == [] and client.connections_opened == 1
