@@ -13,7 +13,6 @@ others, while an ErrorResponse leaves Alexa's device list as it was, and nothing
 """
 
 from gateway.alexa_endpoints import check_endpoints, summary
-from gateway.alexa_exposure import ExposureUnreadable, exposed_endpoints, mode
 from gateway.config import settings
 from gateway.log import logger
 from gateway.metrics import metrics
@@ -34,6 +33,9 @@ def guard(answer: dict, answer_bytes: int | None = None, client=None, token: str
         return answer
     chosen, hidden = None, {}
     if settings().alexa_expose != "all":
+        # Only then: the default path does not pay for the module during INIT.
+        from gateway.alexa_exposure import ExposureUnreadable, exposed_endpoints, mode
+
         try:
             chosen = mode(settings().alexa_expose)
             endpoints, hidden = exposed_endpoints(client, token, until, chosen, endpoints)

@@ -105,6 +105,29 @@ print(json.dumps(len(sys.modules)))
     assert 0 < line["init_modules"] <= line["modules"] <= run["result"]
 
 
+# displayCategories null, as Home Assistant sends for some entities: the guard repairs it and logs a summary line.
+ENDPOINT = {"endpointId": "light#kitchen", "friendlyName": "Kitchen", "description": "d", "manufacturerName": "m",
+            "displayCategories": None,
+            "capabilities": [{"type": "AlexaInterface", "interface": "Alexa", "version": "3"}]}
+
+
+def test_the_first_smart_home_request_imports_nothing_init_did_not(fake_ha):
+    # An import after INIT runs on the invocation's CPU, which 128 MB slows about 14 times: INIT does them all.
+    answer = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response", "payloadVersion": "3",
+                                   "messageId": "m"}, "payload": {"endpoints": [ENDPOINT]}}}
+    ha = fake_ha(lambda *request: (200, answer, None))
+    script = f"""
+import json, sys, types, lambda_function
+init = set(sys.modules)
+context = types.SimpleNamespace(function_name="f", memory_limit_in_mb=128, aws_request_id="r",
+                                invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+                                get_remaining_time_in_millis=lambda: 5000)
+result = lambda_function.lambda_handler({DISCOVER!r}, context)
+print(json.dumps([sorted(set(sys.modules) - init), result["event"]["payload"]["endpoints"][0]["endpointId"]]))
+"""
+    assert run_python(script, HA_URL=ha.url)["result"] == [[], ENDPOINT["endpointId"]]
+
+
 def test_without_preload_or_ha_url_the_cold_start_line_says_so():
     script = """
 import json, lambda_function
