@@ -94,8 +94,10 @@ def warm_up(event, context) -> dict:
     """Answer a warm-up ping; refresh the Home Assistant connection if a feature has opened one."""
     client_module = sys.modules.get("gateway.ha_client")
     if client_module is not None and event.get("connect", True):
+        from gateway.ha_connection import deadline  # imported with the client
+
         try:
-            client_module.default_client().connect(client_module.deadline(context, budget_s=2.0))
+            client_module.default_client().connect(deadline(context, budget_s=2.0))
         except Exception as err:  # a warm-up must not fail; the next real request reports the fault
             return {"warmup": "ok", "connection": f"failed: {type(err).__name__}"}
     return {"warmup": "ok"}

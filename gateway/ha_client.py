@@ -20,11 +20,9 @@ from gateway.errors import (
     UnsendableRequest,
     UnusableToken,
 )
-from gateway.ha_connection import (  # noqa: F401 - deadline and hostport: the features' and the doctor's too
+from gateway.ha_connection import (
     KEEPALIVE_IDLE_S,
     address,
-    deadline,
-    hostport,
     open_socket,
     still_open,
     tls_alert,

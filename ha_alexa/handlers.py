@@ -12,7 +12,8 @@ from gateway.errors import (
     UnusableToken,
     banned,
 )
-from gateway.ha_client import deadline, default_client
+from gateway.ha_client import default_client
+from gateway.ha_connection import deadline
 from gateway.log import logger
 from gateway.metrics import error as count_error
 from gateway.metrics import milliseconds

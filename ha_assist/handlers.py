@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from gateway.ha_client import deadline
+from gateway.ha_connection import deadline
 from gateway.log import logger
 from gateway.metrics import error as count_error
 from ha_assist.conversation import ask

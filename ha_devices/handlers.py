@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from gateway.config import SettingError
-from gateway.ha_client import deadline
+from gateway.ha_connection import deadline
 from gateway.log import logger
 from gateway.metrics import error as count_error
 from ha_devices import doctor, inventory

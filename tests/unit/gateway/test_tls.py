@@ -18,7 +18,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fast_path import lambda_handler
 from gateway.config import PLAIN_HTTP_WARNING, plain_http_to_another_machine
 from gateway.errors import HomeAssistantUnreachable
-from gateway.ha_client import INSECURE_WARNING, HomeAssistantClient, deadline
+from gateway.ha_client import INSECURE_WARNING, HomeAssistantClient
+from gateway.ha_connection import deadline
 from support import TOKEN, FakeContext, run_python
 
 EMPTY_DISCOVERY = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response",

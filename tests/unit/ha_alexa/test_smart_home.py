@@ -353,7 +353,7 @@ def test_the_directives_own_token_wins_over_ha_token(fake_ha, bridge_env, event)
 
 
 def test_the_deadline_keeps_a_margin_to_answer_and_alexas_budget():
-    from gateway.ha_client import deadline
+    from gateway.ha_connection import deadline
 
     class Context:
         def __init__(self, remaining_ms):
