@@ -91,6 +91,12 @@ def entity_id_of(endpoint_id) -> str | None:
     return entity_id if ENTITY_ID.fullmatch(entity_id) else None
 
 
+def entities_of(endpoints: list) -> list:
+    """The entity behind each Discovery endpoint (entity_id_of its endpointId), None where it names none."""
+    return [entity_id_of(endpoint.get("endpointId")) if isinstance(endpoint, dict) else None
+            for endpoint in endpoints]
+
+
 class Exposure:
     """Which entities Alexa gets by the owner's choice: `reasons[entity_id]` says why one is not, "" when it is."""
 
@@ -104,11 +110,15 @@ class Exposure:
             return NOT_AN_ENTITY
         return self.reasons.get(entity_id, NOT_AN_ENTITY)
 
-    def split(self, endpoints: list) -> tuple[list, dict[str, list]]:
-        """The endpoints exposed, in Home Assistant's order, and the others by the reason they are not."""
-        kept, hidden = [], {}
-        for endpoint in endpoints:
-            reason = self.why_not(endpoint)
+    def split(self, endpoints: list, entity_ids: list | None = None) -> tuple[list, dict[str, list]]:
+        """The endpoints exposed, in Home Assistant's order, and the others by the reason they are not.
+
+        `entity_ids`, each endpoint's entity (`entities_of`), spares working them out again.
+        """
+        kept, hidden, reasons = [], {}, self.reasons
+        for endpoint, entity_id in zip(endpoints, entities_of(endpoints) if entity_ids is None else entity_ids,
+                                       strict=True):
+            reason = NOT_AN_ENTITY if entity_id is None else reasons.get(entity_id, NOT_AN_ENTITY)
             if reason:
                 hidden.setdefault(reason, []).append(endpoint)
             else:
@@ -122,8 +132,8 @@ def exposed_endpoints(client, token: str, until: float, chosen: Mode, endpoints:
     forget every device, more likely by a mistake in the setting than by the owner's wish."""
     if not chosen.ui_based:
         return endpoints, {}
-    entity_ids = {entity_id_of(e.get("endpointId")) for e in endpoints if isinstance(e, dict)} - {None}
-    kept, hidden = read(client, token, until, chosen, entity_ids).split(endpoints)
+    entity_ids = entities_of(endpoints)  # once: a big home has over a thousand
+    kept, hidden = read(client, token, until, chosen, set(entity_ids) - {None}).split(endpoints, entity_ids)
     if endpoints and not kept:
         reason = max(hidden, key=lambda r: len(hidden[r]))
         raise ExposureUnreadable("nothing_exposed", NOTHING_EXPOSED.format(mode=chosen, offered=len(endpoints),
@@ -154,7 +164,9 @@ def read(client, token: str, until: float, chosen: Mode, entity_ids) -> Exposure
     wanted = commands(chosen)
     step = "connect"
     try:
-        with ha_websocket.connect(client, token, until) as ws:
+        # Pipelined: the commands go with the auth message, and the first result read checks Home Assistant's
+        # answer to it (a rejected token raises there as it would have in connect).
+        with ha_websocket.connect(client, token, until, pipelined=True) as ws:
             ids = {name: ws.send(message) for name, message in wanted.items()}
             results = {}
             for name, message_id in ids.items():

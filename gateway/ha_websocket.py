@@ -40,12 +40,26 @@ class HomeAssistantWebSocket:
         self._next_id = 1
         self._results: dict[int, dict] = {}
         self._events: dict[int, deque] = defaultdict(deque)
+        self._hello: dict | None = None  # auth_required, while the answer to the auth message is unread
 
     def send(self, message: dict) -> int:
         """Send a command (a dict with "type", without "id"); returns the id its result will carry."""
         message_id = self._next_id
         self._next_id += 1
-        self._io(lambda: self._ws.send(json.dumps({**message, "id": message_id})))
+        try:
+            self._io(lambda: self._ws.send(json.dumps({**message, "id": message_id})))
+        except HomeAssistantError as err:
+            if self._hello is None:
+                raise
+            # Pipelined: Home Assistant may have answered the auth message and closed before this was sent; its
+            # answer, if it arrived, says why (WebSocketAuthFailed for a rejected token).
+            try:
+                self._authenticated(self._sock.until)
+            except WebSocketAuthFailed:
+                raise
+            except HomeAssistantError:
+                pass
+            raise err from None
         return message_id
 
     def result(self, message_id: int, until: float):
@@ -71,10 +85,14 @@ class HomeAssistantWebSocket:
         return self._events[message_id].popleft()
 
     def close(self) -> None:
+        """Send the close frame and drop the connection. Home Assistant's own close frame is not waited for:
+        nothing more is read from it, and the wait would cost a round trip."""
         try:
-            self._ws.close(timeout=0.5)
+            self._ws.send_close()
         except Exception:  # closing a broken connection may fail: it is closed either way
             pass
+        finally:
+            self._ws.shutdown()
 
     def __enter__(self):
         return self
@@ -84,6 +102,9 @@ class HomeAssistantWebSocket:
 
     def _receive(self, until: float) -> None:
         """Read one frame and file its messages by id (Home Assistant may send a list of messages)."""
+        if self._hello is not None:  # a pipelined connection: the answer to the auth message comes first
+            self._authenticated(until)
+            return
         for message in _messages(self._io(self._ws.recv, until)):
             message_id = message.get("id")
             if not isinstance(message_id, int):
@@ -92,6 +113,17 @@ class HomeAssistantWebSocket:
                 self._results[message_id] = message
             elif message.get("type") == "event":
                 self._events[message_id].append(message.get("event"))
+
+    def _authenticated(self, until: float) -> None:
+        """Read Home Assistant's answer to the auth message; raises WebSocketAuthFailed when it rejects the token."""
+        answer = _first(self._io(self._ws.recv, until))
+        if answer.get("type") == "auth_invalid":
+            message = str(answer.get("message") or "invalid access token")
+            raise WebSocketAuthFailed("auth", f"Home Assistant rejected the token ({message})")
+        if answer.get("type") != "auth_ok":
+            raise HomeAssistantBadAnswer("websocket", f"expected auth_ok, got {answer.get('type')!r}")
+        self.ha_version = str(answer.get("ha_version") or self._hello.get("ha_version") or "")
+        self._hello = None
 
     def _io(self, operation, until: float | None = None):
         try:
@@ -102,10 +134,15 @@ class HomeAssistantWebSocket:
             raise _failure(err) from None
 
 
-def connect(client, token: str, until: float) -> HomeAssistantWebSocket:
+def connect(client, token: str, until: float, *, pipelined: bool = False) -> HomeAssistantWebSocket:
     """Open and authenticate a WebSocket to the Home Assistant of `client`.
 
     Raises HomeAssistantError (WebSocketAuthFailed when the token is rejected), or secrets.SecretError.
+
+    `pipelined` returns once the auth message is sent, without waiting for Home Assistant's answer: the commands
+    sent next travel with it, a round trip sooner (Home Assistant reads each message in turn, and reads commands
+    only once it has accepted the token; it answers a rejected one with auth_invalid and closes, unread). The
+    first result read then reads that answer first, and raises WebSocketAuthFailed there.
     """
     import websocket  # websocket-client: heavy and needed only by operator actions
 
@@ -132,16 +169,12 @@ def connect(client, token: str, until: float) -> HomeAssistantWebSocket:
         if hello.get("type") != "auth_required":
             raise HomeAssistantBadAnswer("websocket", f"expected auth_required, got {hello.get('type')!r}")
         connection._io(lambda: ws.send(json.dumps({"type": "auth", "access_token": token})), until)
-        answer = _first(connection._io(ws.recv, until))
-        if answer.get("type") == "auth_invalid":
-            message = str(answer.get("message") or "invalid access token")
-            raise WebSocketAuthFailed("auth", f"Home Assistant rejected the token ({message})")
-        if answer.get("type") != "auth_ok":
-            raise HomeAssistantBadAnswer("websocket", f"expected auth_ok, got {answer.get('type')!r}")
+        connection._hello = hello
+        if not pipelined:
+            connection._authenticated(until)
     except BaseException:
         connection.close()
         raise
-    connection.ha_version = str(answer.get("ha_version") or hello.get("ha_version") or "")
     return connection
 
 

@@ -134,6 +134,27 @@ def test_assist_sends_the_listed_entities_and_follows_home_assistants_defaults_f
     assert ha.peers[0].received[2]["assistant"] == "conversation"
 
 
+def test_the_commands_go_with_the_auth_message_and_their_results_are_matched_by_id(discover):
+    """One round trip for authentication and the three commands: Home Assistant has all of them before it answers
+    the auth message. Results in another order than the commands still reach the right one."""
+    table = answers()
+
+    def script(peer):
+        peer.send({"type": "auth_required", "ha_version": "2025.4.4"})
+        peer.recv()
+        early = [peer.recv() for _ in range(3)]  # a client waiting for auth_ok would time out here
+        peer.send({"type": "auth_ok", "ha_version": "2025.4.4"})
+        for message in reversed(early):
+            peer.send({"id": message["id"], "type": "result", "success": True, "result": table[message["type"]]})
+        while (message := peer.recv()) is not None:  # get_states, once the results are read
+            peer.send({"id": message["id"], "type": "result", "success": True, "result": table[message["type"]]})
+
+    answer, ha = discover("assist", websocket=script, remaining_ms=2000)
+    assert sent(answer) == ["light#kitchen", "sensor#temperature", "binary_sensor#door"]
+    assert commands_sent(ha) == ["homeassistant/expose_entity/list", "homeassistant/expose_new_entities/get",
+                                 "config/entity_registry/list", "get_states"]
+
+
 def test_with_expose_new_off_only_the_entities_exposed_explicitly_are_sent_and_states_are_not_read(discover):
     answer, ha = discover("assist", answers(expose_new=False, listed={"light.kitchen": {"conversation": True},
                                                                        "light.legacy": {"conversation": True}}))

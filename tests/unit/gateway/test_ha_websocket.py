@@ -292,6 +292,68 @@ def test_a_rejected_token_raises_auth_failed_without_the_token(fake_ha_ws):
     assert TOKEN not in str(caught.value)
 
 
+def test_pipelined_commands_go_with_the_auth_message_and_their_results_still_match_them(fake_ha_ws):
+    """connect(pipelined=True) does not wait for auth_ok: the commands sent next reach Home Assistant before it
+    has answered the auth message (one round trip for authentication and commands), and their results, in any
+    order, are matched by id."""
+
+    def script(peer):
+        peer.send({"type": "auth_required", "ha_version": HA_VERSION})
+        peer.recv()
+        # Nothing is answered until all three commands are in: a client waiting for auth_ok first would time out.
+        early = [peer.recv() for _ in range(3)]
+        peer.send({"type": "auth_ok", "ha_version": HA_VERSION})
+        for message in (early[2], early[0], early[1]):
+            peer.send({"id": message["id"], "type": "result", "success": True, "result": message["type"]})
+        peer.recv()
+
+    ha = fake_ha_ws(websocket=script)
+    with ha_websocket.connect(HomeAssistantClient(ha.url), TOKEN, until(2), pipelined=True) as ws:
+        assert ws.ha_version == ""  # not read yet
+        ids = {name: ws.send({"type": name}) for name in ("first", "second", "third")}
+        assert {name: ws.result(message_id, until(2)) for name, message_id in ids.items()} == {
+            "first": "first", "second": "second", "third": "third"}
+        assert ws.ha_version == HA_VERSION
+    auth, *commands = ha.peers[0].received[:4]
+    assert auth == {"type": "auth", "access_token": TOKEN}
+    assert commands == [{"type": "first", "id": 1}, {"type": "second", "id": 2}, {"type": "third", "id": 3}]
+
+
+def test_a_pipelined_connection_raises_auth_failed_at_the_first_result(fake_ha_ws):
+    """A rejected token: Home Assistant answers auth_invalid and closes, perhaps before the commands are even sent;
+    the answer still says why."""
+    ha = fake_ha_ws(websocket=serve_home_assistant({"get_config": {}}, token="another"))
+    for _ in range(5):  # the server may close before, while or after the commands are sent
+        with pytest.raises(ha_websocket.WebSocketAuthFailed) as caught:
+            with ha_websocket.connect(HomeAssistantClient(ha.url), TOKEN, until(), pipelined=True) as ws:
+                ids = [ws.send({"type": "get_config"}) for _ in range(3)]
+                ws.result(ids[0], until())
+        assert "rejected the token" in caught.value.detail
+        assert TOKEN not in str(caught.value)
+
+
+def test_closing_sends_the_close_frame_without_waiting_for_home_assistants(fake_ha_ws):
+    """Nothing is read after the close frame: waiting for Home Assistant's would cost a round trip."""
+    opcodes = []
+
+    def script(peer):
+        peer.send({"type": "auth_required"})
+        peer.recv()
+        peer.send({"type": "auth_ok"})
+        opcodes.append(peer.rfile.read(2)[0] & 0x0F)  # the close frame's opcode, left unanswered
+        time.sleep(1)  # the connection stays open, silent
+
+    ha = fake_ha_ws(websocket=script)
+    ws = ha_websocket.connect(HomeAssistantClient(ha.url), TOKEN, until())
+    started = time.monotonic()
+    ws.close()
+    assert time.monotonic() - started < 0.25  # it waited 0.5 s for an answer that never came
+    deadline = time.monotonic() + 2
+    while not opcodes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert opcodes == [0x8]
+
+
 def test_a_failed_command_carries_home_assistants_code_and_message(fake_ha_ws):
     ha = fake_ha_ws(websocket=serve_home_assistant({"bad": {"error": {"code": "invalid_format", "message": "x is"
                                                                                                           " wrong"}}}))
