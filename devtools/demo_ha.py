@@ -143,6 +143,9 @@ class DemoHomeAssistant:
                 token_file.write_text(json.dumps({"token": self.token}))
             self._wait(deadline, "the API", self._api_ready)
             self._promote_http_trial()
+            # Started: every integration set up and its entities added (a big home's YAML ones included), so that
+            # two Discoveries in a row offer the same endpoints, however loaded the machine.
+            self._wait(deadline, "its start", self._running)
             self._wait(deadline, READY_ENTITY,
                        lambda: self.api("GET", f"/api/states/{READY_ENTITY}").status == 200)
         except BaseException:
@@ -268,6 +271,10 @@ class DemoHomeAssistant:
         if status in (401, 403):
             raise RuntimeError(f"Home Assistant rejected the token saved in {self.config_dir / TOKEN_FILE}")
         return status == 200
+
+    def _running(self) -> bool:
+        config = self.api("GET", "/api/config").body
+        return isinstance(config, dict) and config.get("state") == "RUNNING"
 
     def _wait(self, deadline: float, what: str, ready) -> None:
         while True:
