@@ -7,7 +7,7 @@ proxy, alternating which goes first. The emulator's figures are its `INIT REPORT
 `Duration` minus that INIT (its REPORT counts the INIT it ran on the first invocation in `Duration`, and prints a
 near-zero `Init Duration`: both are shown as printed).
 
-`python -m bench.run emulator [--runs 5] [--warm 10]` runs this section alone; `make bench` runs it after the rest.
+`python -m bench.run emulator [--runs 5] [--warm 10]` runs this section alone; `make bench` runs it near the end.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ artifact ships its dependencies; a baseline's directory links what its deploymen
 SECTION is `all` (the default: every section; writes bench/RESULTS.md, bench/results/latest.json, the pictures
 and the figures the docs quote) or one section alone, printed and not written into RESULTS.md: `init-path`
 (INIT's critical path, bench/init_path.py; it writes its picture), `scale` (Discovery at scale and bursts,
-bench/scale.py) or `emulator` (the cross-check against Amazon's emulator, bench/emulator.py).
+bench/scale.py), `emulator` (the cross-check against Amazon's emulator, bench/emulator.py) or `python314` (the
+artifact on Python 3.13 and 3.14 side by side, bench/python314.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import docs_figures, emulator, init_path, report, scale
+from bench import docs_figures, emulator, init_path, python314, report, scale
 from bench.runner import Bench
 from bench.stats import CPU_STRETCH, analyse
 from bench.variants import BENCH_DIR, BUILD_DIR, all_variants, bridge, discovery, ensure_artifact, shims
@@ -37,7 +38,7 @@ from devtools.local_invoke import make_runtime
 
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
 RESULTS_JSON = BENCH_DIR / "results" / "latest.json"
-SECTIONS = ("all", "init-path", "scale", "emulator")
+SECTIONS = ("all", "init-path", "scale", "emulator", "python314")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -116,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         answer = ha.api("POST", "/api/alexa/smart_home", json=event).body
         floor_answer = work / "discovery-answer.json"
         floor_answer.write_text(json.dumps(answer))
+        if args.section == "python314":
+            print(python314.markdown(python314.measure(bench, work, floor_answer, args)))
+            return 0
         shims_dir = shims(work)
         variants = all_variants(work, shims_dir, floor_answer, args.candidate)
         if args.only:
@@ -126,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         the_bridge = next(v for v in variants if v.key == "bridge")
         scale_report = scale.measure(python, the_bridge, args)
         emulator_report = emulator.measure(bench, the_bridge, args.runs, min(args.warm, 10))
+        python314_report = python314.measure(bench, work, floor_answer, args)
         leaked = list((work / "bridge-no-pyc").rglob("*.pyc"))
         if leaked:
             raise SystemExit(f"bench: the no-.pyc variant wrote {len(leaked)} .pyc files: its numbers are wrong")
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "stats": stats, "cold": cold, "warm": warm,
     }
     results["scale"], results["emulator"] = scale_report, emulator_report
+    results["python314"] = python314_report
     results["init_path"] = {k: v for k, v in path_report.items() if k != "median_run"}  # the picture has that run
     write(results, args, init_path.markdown(path_report))
     print(f"bench: wrote {args.out} and {args.json} in {time.monotonic() - started:.0f} s", file=sys.stderr)
@@ -160,7 +166,7 @@ def write(results: dict, args, path_section: str) -> None:
     stats = results["stats"]
     results["goals"] = {key: report.goals(stats, key) for key in ["bridge", *report.candidate_keys(stats)]}
     sections = (path_section + scale.markdown(results.get("scale") or {})
-                + emulator.markdown(results.get("emulator")))
+                + emulator.markdown(results.get("emulator")) + python314.markdown(results.get("python314")))
     text = report.markdown(results) + sections
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

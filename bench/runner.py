@@ -59,8 +59,9 @@ class Bench:
 
     def invoke(self, variant: Variant, events, on_result=None) -> list:
         """Run `events` in order in one fresh execution environment of `variant` (bench.runtime_api.invoke)."""
+        python = variant.runtime(variant.task_root) if variant.runtime else self.python
         return runtime_api.invoke(events, env=self.env(variant), memory=self.memory, timeout=10,
-                                  handler=variant.handler, task_root=variant.task_root, python=self.python,
+                                  handler=variant.handler, task_root=variant.task_root, python=python,
                                   echo=False, on_result=on_result)
 
     def cold(self, variant: Variant) -> dict:

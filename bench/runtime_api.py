@@ -237,18 +237,22 @@ def lambda_env(memory: int, handler: str, task_root: str, extra: dict | None = N
 
 def invoke(events: list, env: dict | None = None, memory: int = 256, timeout: float = 10,
            handler: str = "lambda_function.lambda_handler", task_root: str | os.PathLike | None = None,
-           python: str = sys.executable, echo: bool = True, on_result=None) -> list[Result]:
+           python: str | os.PathLike | list[str] = sys.executable, echo: bool = True,
+           on_result=None) -> list[Result]:
     """Invoke the function once per event, in order, in one fresh execution environment (the first call is
     cold). Like Lambda, a timeout or a crash ends the environment and the next event starts a new one.
+    `python` is the runtime's interpreter, or the argv that runs it (bench.python314: through chroot, `exec`ing
+    it, so that the process's pid is the interpreter's and its CPU clock and VmHWM are the interpreter's).
     `echo` prints the log stream to stderr; `on_result(result)` is called as each invocation completes."""
     task_root = str(Path(task_root or PROJECT_ROOT).resolve())
     full_env, results, box = lambda_env(memory, handler, task_root, env), [], None
+    runtime = [str(python)] if isinstance(python, str | os.PathLike) else list(python)
     try:
         for event in events:
             if box is None or box.proc.poll() is not None:
                 if box:
                     box.close()
-                box = _Sandbox([python, "-m", "awslambdaric", handler], full_env, task_root, memory, echo)
+                box = _Sandbox([*runtime, "-m", "awslambdaric", handler], full_env, task_root, memory, echo)
             results.append(box.invoke(event, timeout))
             if on_result:
                 on_result(results[-1])

@@ -47,6 +47,9 @@ class Variant:
     handler: str = "lambda_function.lambda_handler"
     warm: bool = True  # also measured warm (the INIT-choice variants are measured cold only)
     note: str = ""
+    # Who runs it: None, the bench's runtime; else a function of the task root giving the argv that starts the
+    # runtime's interpreter (bench.python314's Python 3.14, through chroot).
+    runtime: object = None
 
 
 def bridge(task_root: Path = BUILD_DIR, label: str = "bridge (artifact)") -> Variant:
@@ -65,9 +68,9 @@ def discovery(token: str) -> dict:
 # -- the artifact ----------------------------------------------------------------------------------------------
 
 
-def pyc_status(root: Path) -> dict:
-    """How many modules under `root` have an unchecked-hash .pyc for this Python (PEP 552 flags == 0b01)."""
-    tag = sys.implementation.cache_tag
+def pyc_status(root: Path, tag: str = sys.implementation.cache_tag) -> dict:
+    """How many modules under `root` have an unchecked-hash .pyc for `tag`, by default this Python's (PEP 552
+    flags == 0b01)."""
     counts = {"modules": 0, "unchecked_hash": 0, "checked_hash": 0, "timestamp": 0, "missing": 0}
     for source in root.rglob("*.py"):
         counts["modules"] += 1
