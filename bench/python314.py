@@ -21,7 +21,7 @@ variant, taking turns), through the benchmark's Runtime API, with its figures (b
   CPython, neither of which is Lambda's).
 - The verdict: 3.14 wins only if its cold request, and its cold request minus its floor's, are both lower than
   3.13's, measured and modelled at 128 MB, and its warm request, measured and modelled, is not higher beyond the
-  noise (the larger of the two Pythons' median absolute deviations).
+  noise (the larger of the two Pythons' median absolute deviations, shown beside each comparison, cold ones too).
 """
 
 from __future__ import annotations
@@ -188,22 +188,24 @@ def net(stats: dict, version: str, name: str, warm: bool = False) -> float:
 
 
 def verdict(report: dict) -> dict:
-    """Each comparison of the verdict, 3.13's median against 3.14's (ms), whether 3.14 passes it, and whether 3.14
-    wins: a lower cold request on each cold row, a warm request not higher beyond the noise on each warm row."""
+    """Each comparison of the verdict, 3.13's median against 3.14's (ms), the noise (the larger of the two bridges'
+    median absolute deviations), whether 3.14 passes it, and whether 3.14 wins: a lower cold request on each cold
+    row, a warm request not higher beyond the noise on each warm row."""
     stats = analyse(report["cold"], report["warm"])
     wrapper = statistics.median(report["wrapper_ms"]) if report["wrapper_ms"] else 0.0
     rows = []
     for name, text in COLD:
+        noise = max(mad([run[name] for run in report["cold"][key]]) for key in ("bridge_313", "bridge_314"))
         rows.append({"text": f"{text}, wrapper out", "py313": get(stats, "bridge_313", name)["median"],
-                     "py314": get(stats, "bridge_314", name)["median"] - wrapper, "noise": None})
+                     "py314": get(stats, "bridge_314", name)["median"] - wrapper, "noise": noise, "cold": True})
         rows.append({"text": f"{text}, minus the floor", "py313": net(stats, "313", name),
-                     "py314": net(stats, "314", name), "noise": None})
+                     "py314": net(stats, "314", name), "noise": noise, "cold": True})
     for name, text in WARM:
         old, new = ([run[name] for run in report["warm"][key]["runs"]] for key in ("bridge_313", "bridge_314"))
         rows.append({"text": text, "py313": statistics.median(old), "py314": statistics.median(new),
-                     "noise": max(mad(old), mad(new))})
+                     "noise": max(mad(old), mad(new)), "cold": False})
     for row in rows:
-        row["ok"] = row["py314"] < row["py313"] if row["noise"] is None else row["py314"] <= row["py313"] + row["noise"]
+        row["ok"] = row["py314"] < row["py313"] if row["cold"] else row["py314"] <= row["py313"] + row["noise"]
     return {"rows": rows, "wins": all(row["ok"] for row in rows), "wrapper_ms": wrapper, "stats": stats}
 
 
@@ -212,11 +214,9 @@ def verdict_line(judged: dict) -> str:
     parts = []
     for row in judged["rows"]:
         lower = "3.14" if row["py314"] < row["py313"] else "3.13" if row["py314"] > row["py313"] else "neither"
-        noise, within = "", ""
-        if row["noise"] is not None:
-            noise = f", noise {row['noise']:.2f}"
-            within = ", within the noise" if abs(row["py314"] - row["py313"]) <= row["noise"] else ""
-        parts.append(f"{row['text']}: {lower} lower{within} ({row['py313']:.1f} vs {row['py314']:.1f}{noise})")
+        within = ", within the noise" if abs(row["py314"] - row["py313"]) <= row["noise"] else ""
+        parts.append(f"{row['text']}: {lower} lower{within} ({row['py313']:.1f} vs {row['py314']:.1f},"
+                     f" noise {row['noise']:.2f})")
     head = ("**3.14 wins**: lower on every cold comparison and not worse warm; the template could move to python3.14"
             if judged["wins"] else "**3.13 stays**: 3.14 does not win on everything; the template keeps python3.13")
     return f"Verdict: {head}. 3.13 vs 3.14, medians in ms: {'; '.join(parts)}."

@@ -78,6 +78,8 @@ def test_314_does_not_win_when_it_is_higher_on_any_cold_comparison():
 
 def test_warm_may_be_higher_within_the_noise_but_not_beyond_it():
     assert python314.verdict(recorded(warm_314=(50.5, 51.5, 52.5)))["wins"]  # 0.5 ms higher, noise 1 ms
+    within = python314.markdown(recorded(bridge_314=(162.0, 50.0, 5.0)))  # 1 ms lower without the wrapper, noise 2
+    assert "cold request measured, wrapper out: 3.14 lower, within the noise (200.0 vs 199.0, noise 2.00)" in within
     judged = python314.verdict(recorded(warm_314=(53.0, 54.0, 55.0)))
     assert not judged["wins"]
     assert not oks(recorded(warm_314=(53.0, 54.0, 55.0)))["warm request measured"]
@@ -101,7 +103,7 @@ def test_the_section_is_a_table_of_the_four_variants_and_the_bridge_minus_the_fl
     assert "The chroot wrapper alone" in text and "13.00 (12.00-14.00) ms" in text
     verdict = next(line for line in lines if line.startswith("Verdict: "))
     assert verdict.startswith("Verdict: **3.14 wins**")  # 3.14's bridge as 3.13's with 1 ms less CPU
-    assert "cold request measured, wrapper out: 3.14 lower (200.0 vs 187.0)" in verdict
+    assert "cold request measured, wrapper out: 3.14 lower (200.0 vs 187.0, noise 2.00)" in verdict
     assert "warm request measured: neither lower, within the noise (51.0 vs 51.0, noise 1.00)" in verdict
     assert python314.markdown(recorded(bridge_314=(175.0, 50.0, 5.0))).count("**3.13 stays**") == 1
     assert python314.markdown(None) == ""
