@@ -76,6 +76,12 @@ def test_314_does_not_win_when_it_is_higher_on_any_cold_comparison():
     assert not python314.verdict(recorded(bridge_314=(175.0, 50.0, 5.0)))["wins"]  # higher even without the wrapper
 
 
+def test_a_cold_lead_within_the_noise_is_no_win():
+    report = recorded(bridge_314=(162.0, 50.0, 5.0))  # 1 ms lower without the wrapper, noise 2 ms
+    assert not oks(report)["cold request measured, wrapper out"]
+    assert not python314.verdict(report)["wins"]
+
+
 def test_warm_may_be_higher_within_the_noise_but_not_beyond_it():
     assert python314.verdict(recorded(warm_314=(50.5, 51.5, 52.5)))["wins"]  # 0.5 ms higher, noise 1 ms
     within = python314.markdown(recorded(bridge_314=(162.0, 50.0, 5.0)))  # 1 ms lower without the wrapper, noise 2
