@@ -27,7 +27,6 @@ variant, taking turns), through the benchmark's Runtime API, with its figures (b
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import statistics
@@ -76,12 +75,7 @@ def runtime_venv(py: pythons.Python) -> Path:
     venv, pins_file = pythons.cache_dir() / name, pythons.cache_dir() / name / "pins.txt"
     if py.exists(venv / "bin" / "python") and pins_file.is_file() and pins_file.read_text() == pins:
         return venv
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    for stale in venv.parent.glob(f".{venv.name}.build-*"):  # left by a killed build
-        if not Path("/proc", stale.name.rsplit("-", 1)[1]).exists():
-            shutil.rmtree(stale, ignore_errors=True)
-    build = venv.with_name(f".{venv.name}.build-{os.getpid()}")
-    shutil.rmtree(build, ignore_errors=True)
+    build = pythons.build_dir(venv)
     print(f"bench.python314: installing the Lambda runtime ({', '.join(runtime_pins()[:2])}...) for {py.describe()}"
           f" into {venv}", file=sys.stderr, flush=True)
     try:

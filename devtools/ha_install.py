@@ -133,12 +133,7 @@ def install(version: str | None = None, python: str | pythons.Python | None = No
     _discard_broken(venv)
     # Build under a temporary name and rename when complete: an interrupted build is never taken for a
     # good one. The venv is always run as `python -m ...`, so its scripts' absolute paths don't matter.
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    for stale in venv.parent.glob(f".{venv.name}.build-*"):  # left by a killed build
-        if not _alive(int(stale.name.rsplit("-", 1)[1])):
-            shutil.rmtree(stale, ignore_errors=True)
-    build = venv.with_name(f".{venv.name}.build-{os.getpid()}")
-    shutil.rmtree(build, ignore_errors=True)
+    build = pythons.build_dir(venv)
     print(f"installing {installed.describe()} into {venv} (first time, about 2 minutes)",
           file=sys.stderr, flush=True)
     started = time.monotonic()
@@ -187,22 +182,7 @@ def _discard_broken(venv: Path) -> None:
     target = os.readlink(link) if link.is_symlink() else "missing"
     print(f"the cached Home Assistant venv {venv} is broken: its interpreter {link} -> {target} is gone (was that"
           " Python removed or upgraded?); building it again", file=sys.stderr, flush=True)
-    aside = venv.with_name(f".{venv.name}.build-broken-{os.getpid()}")
-    try:
-        venv.rename(aside)
-    except FileNotFoundError:  # another install moved it first
-        return
-    shutil.rmtree(aside, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+    pythons.move_aside_and_delete(venv)
 
 
 def _pins_and_requirements(wheel: Path, version: str = OLDEST) -> tuple[str, list[str]]:

@@ -161,7 +161,7 @@ def debian_root(build: bool = True) -> Path:
     if root.is_dir() and not _healthy(root):
         print(f"the Debian {SUITE} root {root} is broken (no working {'/'.join(ROOT_PYTHONS.values())}): building"
               " it again", file=sys.stderr, flush=True)
-        _move_aside_and_delete(root)
+        move_aside_and_delete(root)
     if not root.is_dir():
         if not build:
             raise Unavailable(f"no Debian {SUITE} root at {root} (building it was not allowed here)")
@@ -186,15 +186,22 @@ def _refresh_host_files(root: Path) -> None:
             shutil.copyfile(source, target)
 
 
-def _build(root: Path) -> None:
-    root.parent.mkdir(parents=True, exist_ok=True)
-    for stale in root.parent.glob(f".{root.name}.build-*"):  # left by a killed build
+def build_dir(target: Path) -> Path:
+    """Where to build `target` so that an interrupted build is never taken for a good one: `.<name>.build-<pid>`
+    beside it, empty, once the leftovers of killed builds are removed; rename it to `target` when complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.build-*"):  # left by a killed build
         pid = stale.name.rsplit("-", 1)[1]
         if not pid.isdigit() or not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-    debootstrap = _debootstrap()
-    build = root.with_name(f".{root.name}.build-{os.getpid()}")
+    build = target.with_name(f".{target.name}.build-{os.getpid()}")
     shutil.rmtree(build, ignore_errors=True)
+    return build
+
+
+def _build(root: Path) -> None:
+    build = build_dir(root)
+    debootstrap = _debootstrap()
     command = [debootstrap, "--variant=minbase", f"--include={','.join(ROOT_PACKAGES)}", SUITE, str(build)]
     script = Path(f"/usr/share/debootstrap/scripts/{SUITE}")
     if not script.exists():  # an older debootstrap (Debian 12's) predates the suite: sid's script fits testing
@@ -256,11 +263,12 @@ def _debian_mirror(sources: Iterable[Path] = ()) -> str:
                       " give it: upgrade debootstrap, or add a Debian mirror to /etc/apt/sources.list")
 
 
-def _move_aside_and_delete(root: Path) -> None:
-    aside = root.with_name(f".{root.name}.build-broken-{os.getpid()}")
+def move_aside_and_delete(path: Path) -> None:
+    """Delete `path` (a broken build), first renamed out of the way so that nothing takes it for a good one."""
+    aside = path.with_name(f".{path.name}.build-broken-{os.getpid()}")
     try:
-        root.rename(aside)
-    except FileNotFoundError:
+        path.rename(aside)
+    except FileNotFoundError:  # another process moved it first
         return
     shutil.rmtree(aside, ignore_errors=True)
 
