@@ -197,3 +197,16 @@ def resolving(monkeypatch, name: str, *ports: int, delay_s: float = 0.0):
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", p)) for p in ports]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+# A handler module for the benchmark runner's tests: `busy` spends 50 ms of CPU, `idle` sleeps 100 ms.
+TIMED_HANDLERS = (
+    "import time\n"
+    "def busy(event, context):\n"
+    "    until = time.process_time() + 0.05\n"
+    "    while time.process_time() < until:\n"
+    "        pass\n"
+    "    return {'ok': True}\n"
+    "def idle(event, context):\n"
+    "    time.sleep(0.1)\n"
+)

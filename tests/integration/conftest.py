@@ -9,6 +9,7 @@ Fixtures:
   with that ``smart_home:`` config, ``make_ha(http={"login_attempts_threshold": 3})`` for more ``http:``
   settings, or ``own = make_ha()`` to stop or restart it without disturbing the other
   tests. Each starts in about 4 s.
+- ``custom_ha``: a test's own Home Assistant with the custom integrations of tests/integration/ha_custom.
 
 The release is $BRIDGE_HA_VERSION's (``oldest``, ``newest``; `make test` runs the suite against each), else the
 newest this machine's own Pythons run. The first run installs Home Assistant into ``$BRIDGE_CACHE`` (about 2
@@ -17,6 +18,9 @@ tail in the message. A test that holds on some releases only skips on the others
 """
 
 import contextlib
+import shutil
+import time
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +68,24 @@ def make_ha(ha_venv, tmp_path_factory):
     yield make
     for demo in started:
         demo.stop()
+
+
+@pytest.fixture
+def custom_ha(ha_venv, tmp_path):
+    """A test's own Home Assistant with the custom integrations of tests/integration/ha_custom, stopped after the
+    test: ``own, found = custom_ha(extra_config, ready)`` starts it with that configuration.yaml addition and waits
+    up to 30 s until ``ready(own)`` is truthy (an entity or device the integration adds); ``found`` is its value."""
+    started = []
+
+    def start(extra_config: str, ready):
+        shutil.copytree(Path(__file__).with_name("ha_custom"), tmp_path / "custom_components")
+        own = start_or_fail(DemoHomeAssistant(tmp_path, extra_config=extra_config))
+        started.append(own)
+        until = time.monotonic() + 30
+        while not (found := ready(own)) and time.monotonic() < until:
+            time.sleep(0.5)
+        return own, found
+
+    yield start
+    for own in started:
+        own.stop()

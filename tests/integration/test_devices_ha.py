@@ -1,13 +1,9 @@
 """Operator actions (`{"devices": ...}`) against a real Home Assistant core on 127.0.0.1."""
 
-import shutil
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from devtools.demo_ha import DemoHomeAssistant
 from devtools.ha_install import NEWEST, OLDEST, version_at_least
 from fast_path import lambda_handler
 from support import FakeContext
@@ -241,26 +237,22 @@ def test_list_shows_the_name_alexa_gets_which_an_alias_sets_on_newer_releases(ma
     assert alexa_hears == ("Reading lamp" if version_at_least(own.version, "2026.4") else "Bed Light")
 
 
-def test_a_child_device_without_an_area_of_its_own_is_in_its_parents_area(ha_venv, bridge_env, tmp_path):
+def test_a_child_device_without_an_area_of_its_own_is_in_its_parents_area(ha_venv, bridge_env, custom_ha):
     """HA 2026.9+ lists child devices (parent_device_id) in config/device_registry/list; a child without an area
     of its own is in its parent's. A custom integration (tests/integration/ha_custom) makes one, as integrations
     do, from the demo's light.ceiling_lights."""
     if not version_at_least(ha_venv.version, "2026.9"):
         pytest.skip(f"Home Assistant {ha_venv.version} has no child devices (parent_device_id, since 2026.9)")
-    shutil.copytree(Path(__file__).with_name("ha_custom"), tmp_path / "custom_components")
-    with DemoHomeAssistant(tmp_path, extra_config="bridge_child:\n") as own:
-        bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
-        until = time.monotonic() + 30
-        while not (children := [d for d in own.ws_command({"type": "config/device_registry/list"})
-                                if d.get("parent_device_id")]) and time.monotonic() < until:
-            time.sleep(0.5)
-        (child,) = children
-        assert child["area_id"] is None
-        area = own.ws_command({"type": "config/area_registry/create", "name": f"Porch {uuid.uuid4().hex[:6]}"})
-        own.ws_command({"type": "config/device_registry/update", "device_id": child["parent_device_id"],
-                        "area_id": area["area_id"]})
+    own, children = custom_ha("bridge_child:\n", lambda own: [
+        d for d in own.ws_command({"type": "config/device_registry/list"}) if d.get("parent_device_id")])
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
+    (child,) = children
+    assert child["area_id"] is None
+    area = own.ws_command({"type": "config/area_registry/create", "name": f"Porch {uuid.uuid4().hex[:6]}"})
+    own.ws_command({"type": "config/device_registry/update", "device_id": child["parent_device_id"],
+                    "area_id": area["area_id"]})
 
-        row = {r["entity_id"]: r for r in devices(action="list")["entities"]}["light.ceiling_lights"]
-        assert row["area"] == area["name"] and row["device"] == "Ceiling shade"
-        in_porch = devices(action="list", area=area["name"], domain="light")
-        assert "light.ceiling_lights" in [r["entity_id"] for r in in_porch["entities"]]
+    row = {r["entity_id"]: r for r in devices(action="list")["entities"]}["light.ceiling_lights"]
+    assert row["area"] == area["name"] and row["device"] == "Ceiling shade"
+    in_porch = devices(action="list", area=area["name"], domain="light")
+    assert "light.ceiling_lights" in [r["entity_id"] for r in in_porch["entities"]]

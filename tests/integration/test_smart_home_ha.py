@@ -145,38 +145,31 @@ OFFER = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/R
          "a=rtpmap:96 H264/90000\r\na=recvonly\r\n")
 
 
-def test_webrtc_cameras_get_home_assistants_answer_within_alexas_8_s(ha_venv, bridge_env, tmp_path):
+def test_webrtc_cameras_get_home_assistants_answer_within_alexas_8_s(ha_venv, bridge_env, custom_ha):
     """HA 2026.11's Alexa.RTCSessionController waits up to 5 s for a camera's SDP answer and its ICE gathering. The
     bridge's budget leaves it that: a camera answering at 4.5 s (gathering never done) gets its answer, a silent
     one HA's ENDPOINT_UNREACHABLE, each well within Alexa's 8 s (tests/integration/ha_custom: the cameras)."""
-    from devtools.demo_ha import DemoHomeAssistant
     from devtools.ha_install import version_at_least
 
     if not version_at_least(ha_venv.version, "2026.11"):
         pytest.skip(f"Home Assistant {ha_venv.version} has no Alexa.RTCSessionController (2026.11)")
-    import shutil
-    from pathlib import Path
-
-    shutil.copytree(Path(__file__).with_name("ha_custom"), tmp_path / "custom_components")
-    with DemoHomeAssistant(tmp_path, extra_config="camera bridge:\n  - platform: bridge_camera\n") as own:
-        bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
-        until = time.monotonic() + 30
-        while own.api("GET", "/api/states/camera.bridge_silent").status != 200 and time.monotonic() < until:
-            time.sleep(0.5)
-        found = lambda_handler(directive("Alexa.Discovery", "Discover", own.token), FakeContext())
-        interfaces = {e["endpointId"]: {c["interface"] for c in e["capabilities"]}
-                      for e in found["event"]["payload"]["endpoints"]}
-        assert "Alexa.RTCSessionController" in interfaces["camera#bridge_slow"], interfaces.get("camera#bridge_slow")
-        for camera, wanted in (("slow", "AnswerGeneratedForSession"), ("silent", "ErrorResponse")):
-            started = time.monotonic()
-            answer = lambda_handler(directive("Alexa.RTCSessionController", "InitiateSessionWithOffer", own.token,
-                                              f"camera#bridge_{camera}",
-                                              {"sessionId": f"s-{camera}", "offer": {"format": "SDP", "value": OFFER}}),
-                                    FakeContext(remaining_ms=8000))
-            took = time.monotonic() - started
-            assert answer["event"]["header"]["name"] == wanted, (answer["event"]["payload"], took)
-            assert 4.4 < took < 7.5, took  # HA's 5 s, not the bridge's 6.5 s budget, and within Alexa's 8 s
-            if wanted == "ErrorResponse":
-                assert answer["event"]["payload"]["type"] == "ENDPOINT_UNREACHABLE"
-            else:
-                assert answer["event"]["payload"]["answer"]["value"].startswith("v=0")
+    own, _ = custom_ha("camera bridge:\n  - platform: bridge_camera\n",
+                       lambda own: own.api("GET", "/api/states/camera.bridge_silent").status == 200)
+    bridge_env(HA_URL=own.url, HA_TOKEN=own.token)
+    found = lambda_handler(directive("Alexa.Discovery", "Discover", own.token), FakeContext())
+    interfaces = {e["endpointId"]: {c["interface"] for c in e["capabilities"]}
+                  for e in found["event"]["payload"]["endpoints"]}
+    assert "Alexa.RTCSessionController" in interfaces["camera#bridge_slow"], interfaces.get("camera#bridge_slow")
+    for camera, wanted in (("slow", "AnswerGeneratedForSession"), ("silent", "ErrorResponse")):
+        started = time.monotonic()
+        answer = lambda_handler(directive("Alexa.RTCSessionController", "InitiateSessionWithOffer", own.token,
+                                          f"camera#bridge_{camera}",
+                                          {"sessionId": f"s-{camera}", "offer": {"format": "SDP", "value": OFFER}}),
+                                FakeContext(remaining_ms=8000))
+        took = time.monotonic() - started
+        assert answer["event"]["header"]["name"] == wanted, (answer["event"]["payload"], took)
+        assert 4.4 < took < 7.5, took  # HA's 5 s, not the bridge's 6.5 s budget, and within Alexa's 8 s
+        if wanted == "ErrorResponse":
+            assert answer["event"]["payload"]["type"] == "ENDPOINT_UNREACHABLE"
+        else:
+            assert answer["event"]["payload"]["answer"]["value"].startswith("v=0")

@@ -19,7 +19,7 @@ from bench import report, stats, variants
 from bench.runtime_api import invoke
 from bench.tls_proxy import DelayedTLSProxy, ProxyProcess
 from devtools.local_invoke import link_distributions
-from support import ROOT, TOKEN
+from support import ROOT, TIMED_HANDLERS, TOKEN
 
 DISCOVER_ANSWER = {"event": {"header": {"namespace": "Alexa.Discovery", "name": "Discover.Response",
                                         "payloadVersion": "3", "messageId": "m"},
@@ -97,15 +97,7 @@ def test_summary_ignores_missing_values():
 
 
 def test_the_runner_measures_the_cpu_time_of_each_invocation(tmp_path):
-    (tmp_path / "handlers.py").write_text(
-        "import time\n"
-        "def busy(event, context):\n"
-        "    until = time.process_time() + 0.05\n"
-        "    while time.process_time() < until:\n"
-        "        pass\n"
-        "def idle(event, context):\n"
-        "    time.sleep(0.1)\n"
-    )
+    (tmp_path / "handlers.py").write_text(TIMED_HANDLERS)
     (busy,) = invoke([{}], handler="handlers.busy", task_root=tmp_path, echo=False)
     (idle,) = invoke([{}], handler="handlers.idle", task_root=tmp_path, echo=False)
     assert busy.cpu_ms >= 50 and busy.init_cpu_ms > 0

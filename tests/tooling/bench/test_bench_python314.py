@@ -13,6 +13,7 @@ from bench.runner import Bench
 from bench.stats import model_128
 from bench.variants import Variant
 from devtools import pythons
+from support import TIMED_HANDLERS
 
 LABELS = {"bridge_313": "bridge, Python 3.13", "bridge_314": "bridge, Python 3.14",
           "floor_313": "floor, Python 3.13", "floor_314": "floor, Python 3.14"}
@@ -142,14 +143,7 @@ def test_the_runtime_execs_down_to_the_interpreter_after_a_cd_to_the_task_root(m
 
 
 def test_a_variant_with_its_own_runtime_runs_through_its_argv_and_is_measured_by_the_interpreters_pid(tmp_path):
-    (tmp_path / "handlers.py").write_text(
-        "import time\n"
-        "def busy(event, context):\n"
-        "    until = time.process_time() + 0.05\n"
-        "    while time.process_time() < until:\n"
-        "        pass\n"
-        "    return {'ok': True}\n"
-    )
+    (tmp_path / "handlers.py").write_text(TIMED_HANDLERS)
     proxy = types.SimpleNamespace(url="https://127.0.0.1:9", ca_file="", connections=0)
     bench = Bench("/nonexistent/python", proxy, {}, 128)  # not used: the variant brings its own
     seen = []
