@@ -116,8 +116,11 @@ def scale(report: dict) -> str | None:
     big = [h for h in homes if h["offered"] > 1000]
     text = []
     if big:
+        rows = [(h["cpu_ratio"], f"{h['offered']:,}") for h in big] + [
+            (h["exposure"]["cpu_ratio"], f"{h['offered']:,} with `ALEXA_EXPOSE={h['exposure']['mode']}`")
+            for h in big if h.get("exposure")]
         text.append("Over 1,000 endpoints (the goal: at most 1.5x the floor's CPU): "
-                    + ", ".join(f"**{h['cpu_ratio']:.2f}x** at {h['offered']:,}" for h in big) + ".")
+                    + ", ".join(f"**{ratio:.2f}x** at {where}" for ratio, where in rows) + ".")
     burst_home = next((h for h in homes if "burst" in h), None)
     if burst_home:
         b = burst_home["burst"]

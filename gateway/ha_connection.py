@@ -113,6 +113,9 @@ def resolve(host: str, port: int, until: float) -> list:
     return box["addresses"]
 
 
+READ_AHEAD = 4096
+
+
 class DeadlineSocket:
     """A connected socket whose blocking calls share one deadline (`until`): each waits at most what is left
     of it, so a peer that trickles its answer cannot stretch the exchange past it, whatever the reads."""
@@ -121,6 +124,7 @@ class DeadlineSocket:
         self.sock = sock
         self.until = until
         self.timeout = None  # a shorter limit a library sets for one operation (websocket-client's close)
+        self._ahead = bytearray()  # read ahead of a small recv, not yet asked for
 
     def __getattr__(self, name):
         return getattr(self.sock, name)
@@ -136,11 +140,27 @@ class DeadlineSocket:
         self.sock.settimeout(self.gettimeout())
         return operation(*args)
 
-    def recv(self, *args):
-        return self._bounded(self.sock.recv, *args)
+    def recv(self, size: int, *flags):
+        """Up to `size` bytes. A small read (websocket-client reads the upgrade answer one byte at a time) reads
+        what has arrived, up to READ_AHEAD bytes, and keeps the rest for the next reads."""
+        if self._ahead:
+            data = bytes(self._ahead[:size])
+            del self._ahead[:size]
+            return data
+        if size >= READ_AHEAD or flags:
+            return self._bounded(self.sock.recv, size, *flags)
+        data = self._bounded(self.sock.recv, READ_AHEAD)
+        self._ahead += memoryview(data)[size:]
+        return data[:size]
 
-    def recv_into(self, *args):
-        return self._bounded(self.sock.recv_into, *args)
+    def recv_into(self, buffer, size: int = 0, *flags):
+        if self._ahead:
+            view = memoryview(buffer).cast("B")
+            n = min(len(self._ahead), size or len(view))
+            view[:n] = self._ahead[:n]
+            del self._ahead[:n]
+            return n
+        return self._bounded(self.sock.recv_into, buffer, size, *flags)
 
     def send(self, *args):
         return self._bounded(self.sock.send, *args)

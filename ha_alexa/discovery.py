@@ -12,6 +12,9 @@ of the owner's devices (Amazon's Alexa.Discovery reference), so a partial or emp
 others, while an ErrorResponse leaves Alexa's device list as it was, and nothing the owner hid is sent.
 """
 
+import gc
+from contextlib import contextmanager
+
 from gateway.alexa_endpoints import check_endpoints, summary
 from gateway.config import settings
 from gateway.log import logger
@@ -20,6 +23,21 @@ from gateway.powertools import MetricUnit
 from ha_alexa.errors import AlexaBridgeUnreachableError, AlexaInternalError
 
 KEPT = "; Alexa keeps the devices it has, and gets nothing the owner hid"
+
+
+@contextmanager
+def collector_paused():
+    """No garbage collection while a Discovery's answers are parsed and reshaped: they are trees of dicts and
+    lists without cycles (JSON has none), tens of thousands of objects in a big home, which each collection
+    would walk and never free. What the Discovery leaves is freed by reference counting as usual, and the
+    collector runs again as soon as the Discovery is done."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def guard(answer: dict, answer_bytes: int | None = None, client=None, token: str = "", until: float = 0.0) -> dict:

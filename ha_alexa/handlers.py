@@ -43,9 +43,12 @@ def handle(event, context) -> dict:
         if not token:
             raise AlexaInvalidAuthorizationError("the directive carries no token and HA_TOKEN is not configured")
         until = deadline(context)
-        answer, answer_bytes = forward_directive(event, token, until)
         if (directive.namespace, directive.name) == ("Alexa.Discovery", "Discover"):
-            answer = discovery.guard(answer, answer_bytes, default_client(), token, until)
+            with discovery.collector_paused():
+                answer, answer_bytes = forward_directive(event, token, until)
+                answer = discovery.guard(answer, answer_bytes, default_client(), token, until)
+        else:
+            answer, answer_bytes = forward_directive(event, token, until)
         logger.info("directive answered", extra={"directive": f"{directive.namespace}.{directive.name}"})
         return answer
     except Exception as err:

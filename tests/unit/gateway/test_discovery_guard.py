@@ -1,6 +1,7 @@
 """The discovery guard: endpoints Alexa would refuse are repaired or dropped, the others pass through untouched."""
 
 import copy
+import gc
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from fast_path import lambda_handler
 from gateway.alexa_endpoints import MAX_ENDPOINTS, check_endpoints
 from support import TOKEN, FakeContext
+from test_smart_home import directive
 
 
 def endpoint(endpoint_id="switch#decorative_lights", name="Decorative Lights", categories=("SWITCH",), **fields):
@@ -180,6 +182,37 @@ def test_a_clean_discovery_is_answered_as_home_assistant_gave_it(fake_ha, bridge
     header = {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3", "messageId": "m-2"}
     event = {"directive": {"header": header, "payload": {"scope": {"type": "BearerToken", "token": TOKEN}}}}
     assert lambda_handler(event, FakeContext()) == response
+
+
+def test_no_garbage_collection_runs_during_a_discovery_and_the_collector_is_back_after(fake_ha, bridge_env):
+    """A big home's answers are tens of thousands of dicts and lists without cycles: a collection during the
+    Discovery would walk them and free nothing."""
+    response = discover_response([endpoint()])
+    collecting = []
+
+    def answer(method, path, headers, body):
+        collecting.append(gc.isenabled())
+        if json.loads(body)["directive"]["header"]["namespace"] == "Alexa.Discovery":
+            return 200, response, None
+        return 500, {"message": "broken"}, None  # a failing directive: the collector must come back all the same
+
+    ha = fake_ha(answer)
+    bridge_env(HA_URL=ha.url)
+    discover = {"directive": {"header": {"namespace": "Alexa.Discovery", "name": "Discover", "payloadVersion": "3",
+                                         "messageId": "m-2"},
+                              "payload": {"scope": {"type": "BearerToken", "token": TOKEN}}}}
+    assert gc.isenabled()
+    assert lambda_handler(discover, FakeContext()) == response
+    assert collecting == [False] and gc.isenabled()
+    power = directive()
+    assert lambda_handler(power, FakeContext())["event"]["header"]["name"] == "ErrorResponse"
+    assert collecting == [False, True] and gc.isenabled()  # other directives leave the collector alone
+    gc.disable()  # and a collector that was off stays off
+    try:
+        lambda_handler(discover, FakeContext())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 # Property: whatever Home Assistant gets wrong in an endpoint's fields, what the guard keeps is valid for Alexa.

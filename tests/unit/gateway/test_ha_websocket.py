@@ -513,3 +513,46 @@ def test_a_frame_that_is_not_utf8_is_a_bad_answer(fake_ha_ws):
         with pytest.raises(HomeAssistantBadAnswer) as caught:
             ws.command({"type": "ping"}, until())
     assert "UTF-8" in caught.value.detail
+
+
+def test_the_upgrade_answer_is_read_in_a_few_reads_not_one_per_byte(fake_ha_ws, monkeypatch):
+    """websocket-client reads the upgrade answer's headers with recv(1), a socket read (and a TLS record's) per
+    byte: the socket reads ahead of a small read instead, and the next reads take what it kept."""
+    from gateway import ha_connection
+
+    reads = []
+    bounded = ha_connection.DeadlineSocket._bounded
+
+    def counted(self, operation, *args):
+        reads.append(operation.__name__)
+        return bounded(self, operation, *args)
+
+    monkeypatch.setattr(ha_connection.DeadlineSocket, "_bounded", counted)
+    ha = fake_ha_ws(websocket=serve_home_assistant({"get_config": {"version": HA_VERSION}}))
+    with ha_websocket.connect(HomeAssistantClient(ha.url), TOKEN, until()) as ws:
+        assert ws.command({"type": "get_config"}, until()) == {"version": HA_VERSION}
+    # The upgrade answer (over 100 bytes), auth_required, auth_ok and the result: a read or two each at most.
+    assert 3 <= reads.count("recv") <= 8, reads
+
+
+@pytest.mark.parametrize("sizes", [[1] * 5 + [4096], [2, 5000, 1, 3], [4096, 4096]])
+def test_bytes_read_ahead_come_out_once_and_in_order_whatever_the_read_sizes(sizes):
+    from gateway.ha_connection import DeadlineSocket
+
+    ours, theirs = socket.socketpair()
+    data = bytes(range(256)) * 20  # 5,120 bytes: more than one read ahead
+    theirs.sendall(data)
+    theirs.close()
+    sock, got = DeadlineSocket(ours, until()), bytearray()
+    try:
+        for n, size in enumerate(sizes * 4):
+            if n % 2:  # http.client reads through recv_into: it must see what recv read ahead
+                buffer = bytearray(size)
+                got += buffer[:sock.recv_into(buffer)]
+            else:
+                got += sock.recv(size)
+        got += sock.recv(10000)
+        assert bytes(got) == data
+        assert sock.recv(10) == b""  # then the end, as the socket gives it
+    finally:
+        ours.close()
