@@ -103,22 +103,12 @@ class Exposure:
     def __init__(self, mode: Mode, reasons: dict | None = None, ha_version: str = ""):
         self.mode, self.reasons, self.ha_version = mode, {} if reasons is None else reasons, ha_version
 
-    def why_not(self, endpoint) -> str:
-        """"" when `endpoint` (a Discovery endpoint) is exposed, else why it is not."""
-        entity_id = entity_id_of(endpoint.get("endpointId") if isinstance(endpoint, dict) else None)
-        if entity_id is None:
-            return NOT_AN_ENTITY
-        return self.reasons.get(entity_id, NOT_AN_ENTITY)
-
-    def split(self, endpoints: list, entity_ids: list | None = None) -> tuple[list, dict[str, list]]:
-        """The endpoints exposed, in Home Assistant's order, and the others by the reason they are not.
-
-        `entity_ids`, each endpoint's entity (`entities_of`), spares working them out again.
-        """
+    def split(self, endpoints: list, entity_ids: list) -> tuple[list, dict[str, list]]:
+        """The endpoints exposed, in Home Assistant's order, and the others by the reason they are not;
+        `entity_ids` is each endpoint's entity (`entities_of`)."""
         kept, hidden, reasons = [], {}, self.reasons
-        for endpoint, entity_id in zip(endpoints, entities_of(endpoints) if entity_ids is None else entity_ids,
-                                       strict=True):
-            reason = NOT_AN_ENTITY if entity_id is None else reasons.get(entity_id, NOT_AN_ENTITY)
+        for endpoint, entity_id in zip(endpoints, entity_ids, strict=True):
+            reason = reasons.get(entity_id, NOT_AN_ENTITY)  # None, no entity, is never a key
             if reason:
                 hidden.setdefault(reason, []).append(endpoint)
             else:
