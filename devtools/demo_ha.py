@@ -60,8 +60,7 @@ def http(method: str, url: str, token: str | None = None, json_body: Any = None,
     import urllib.parse
     import urllib.request
 
-    headers = {}
-    data = None
+    headers, data = {}, None
     if token:
         headers["Authorization"] = f"Bearer {token}"
     if json_body is not None:
@@ -143,9 +142,10 @@ class DemoHomeAssistant:
                 token_file.write_text(json.dumps({"token": self.token}))
             self._wait(deadline, "the API", self._api_ready)
             self._promote_http_trial()
-            # Started: every integration set up and its entities added (a big home's YAML ones included), so that
-            # two Discoveries in a row offer the same endpoints, however loaded the machine.
-            self._wait(deadline, "its start", self._running)
+            # Started: every integration set up and its entities added (a big home's YAML ones included), and then
+            # no entity added or removed for a second (2026.x adds the backup event entity after it says RUNNING),
+            # so that two Discoveries in a row offer the same endpoints, however loaded the machine.
+            self._wait(deadline, "its start", self._started())
             self._wait(deadline, READY_ENTITY,
                        lambda: self.api("GET", f"/api/states/{READY_ENTITY}").status == 200)
         except BaseException:
@@ -272,9 +272,20 @@ class DemoHomeAssistant:
             raise RuntimeError(f"Home Assistant rejected the token saved in {self.config_dir / TOKEN_FILE}")
         return status == 200
 
-    def _running(self) -> bool:
-        config = self.api("GET", "/api/config").body
-        return isinstance(config, dict) and config.get("state") == "RUNNING"
+    def _started(self, quiet_s: float = 1.0):
+        """A check for _wait: true once Home Assistant says RUNNING and the entity IDs in /api/states have not
+        changed for ``quiet_s``."""
+        last = [None, time.monotonic()]
+
+        def check() -> bool:
+            config = self.api("GET", "/api/config").body
+            if not (isinstance(config, dict) and config.get("state") == "RUNNING"):
+                return False
+            seen = {state["entity_id"] for state in self.api("GET", "/api/states").body}
+            if seen != last[0]:
+                last[:] = seen, time.monotonic()
+            return time.monotonic() - last[1] >= quiet_s
+        return check
 
     def _wait(self, deadline: float, what: str, ready) -> None:
         while True:

@@ -43,3 +43,27 @@ def test_a_config_dir_another_home_assistant_runs_on_is_refused_and_its_log_kept
             demo_ha.DemoHomeAssistant(config, port=demo_ha.free_port()).start()
     assert f"another Home Assistant already runs on {config} (at http://127.0.0.1:8123)" in str(refused.value)
     assert (config / demo_ha.LOG_FILE).read_text() == "the running one's log\n"
+
+
+def test_started_waits_past_running_until_no_entity_has_come_or_gone_for_a_second(tmp_path, monkeypatch):
+    """Home Assistant 2026.x says RUNNING and then adds the backup integration's event entity: a Discovery right
+    after start() and one a moment later offered different homes (test_big_home's rare failure)."""
+    import time
+
+    demo = demo_ha.DemoHomeAssistant(tmp_path / "config")
+    began = time.monotonic()
+
+    def api(method, path, json=None):
+        if path == "/api/config":
+            return demo_ha.Response(200, {"state": "RUNNING"})
+        late = [{"entity_id": "event.backup_automatic_backup"}] if time.monotonic() - began > 0.5 else []
+        return demo_ha.Response(200, [{"entity_id": "light.kitchen_lights"}, *late])
+
+    monkeypatch.setattr(demo, "api", api)
+    started = demo._started(quiet_s=1.0)
+    checks = []
+    while not started():
+        checks.append(time.monotonic() - began)
+        assert checks[-1] < 5, "never settled"
+        time.sleep(0.1)
+    assert time.monotonic() - began >= 1.5  # the late entity came at 0.5 s, then a quiet second
