@@ -330,26 +330,14 @@ class DemoHomeAssistant:
         })
 
 
-def _ws_command(url: str, token: str, msg: dict) -> Any:
-    import websocket  # websocket-client
+def _ws_command(url: str, token: str, msg: dict, timeout: float = 30) -> Any:
+    """One command over the bridge's own WebSocket client (gateway.ha_websocket); raises its HomeAssistantError."""
+    from gateway import ha_websocket
+    from gateway.ha_client import HomeAssistantClient
 
-    ws = websocket.create_connection(url.replace("http", "ws", 1) + "/api/websocket", timeout=30)
-    try:
-        ws.recv()  # auth_required
-        ws.send(json.dumps({"type": "auth", "access_token": token}))
-        answer = json.loads(ws.recv())
-        if answer.get("type") != "auth_ok":
-            raise RuntimeError(f"WebSocket auth failed: {answer}")
-        ws.send(json.dumps({**msg, "id": 1}))
-        while True:
-            answer = json.loads(ws.recv())
-            if answer.get("id") == 1 and answer.get("type") == "result":
-                break
-    finally:
-        ws.close()
-    if not answer.get("success"):
-        raise RuntimeError(f"WebSocket command {msg.get('type')} failed: {answer.get('error')}")
-    return answer.get("result")
+    until = time.monotonic() + timeout
+    with ha_websocket.connect(HomeAssistantClient(url), token, until) as ws:
+        return ws.command(msg, until)
 
 
 def main(argv: list[str] | None = None) -> int:
